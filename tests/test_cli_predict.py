@@ -1,0 +1,76 @@
+"""`skinxai predict` end to end, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "250"}  # rich folds long paths at 80 columns otherwise
+    return subprocess.run(
+        [sys.executable, "-m", "skinxai.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def ten_images_and_a_fake(tmp_path_factory, fanconic: Path) -> Path:
+    folder = tmp_path_factory.mktemp("mixed")
+    for cls in ("benign", "malignant"):
+        for path in sorted((fanconic / "test" / cls).glob("*.jpg"))[:5]:
+            shutil.copy(path, folder / f"{cls}_{path.name}")
+    (folder / "x.jpg").write_text("not an image\n")
+    return folder
+
+
+def test_folder_with_a_fake_jpg(ten_images_and_a_fake: Path) -> None:
+    done = run_cli("predict", str(ten_images_and_a_fake), "--json")
+    assert done.returncode == 1
+    rows = json.loads(done.stdout)
+    assert len(rows) == 11
+    good = [r for r in rows if r["error"] is None]
+    bad = [r for r in rows if r["error"] is not None]
+    assert len(good) == 10 and all(0.0 <= r["p_malignant"] <= 1.0 for r in good)
+    assert all(r["label"] in {"benign", "malignant"} for r in good)
+    assert len(bad) == 1 and bad[0]["file"].endswith("x.jpg")
+    assert "not an image" in bad[0]["error"]
+    assert "1 of 11 inputs failed" in done.stderr
+
+
+def test_table_output_and_success_exit(ten_images_and_a_fake: Path) -> None:
+    files = sorted(str(p) for p in ten_images_and_a_fake.glob("*_*.jpg"))
+    done = run_cli("predict", *files)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(".jpg") == 10
+
+
+def test_missing_path_is_one_readable_line(tmp_path: Path) -> None:
+    done = run_cli("predict", str(tmp_path / "missing.jpg"))
+    assert done.returncode == 1
+    rows_line = [line for line in done.stdout.splitlines() if "does not exist" in line]
+    assert rows_line
+
+
+def test_missing_folder_is_one_readable_line(tmp_path: Path) -> None:
+    done = run_cli("predict", str(tmp_path / "no-such-folder") + "/")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+
+
+def test_pickle_model_is_refused(tmp_path: Path, fanconic: Path) -> None:
+    model = tmp_path / "model.pth"
+    model.write_bytes(b"\x80\x04K\x01.")
+    image = next((fanconic / "test" / "benign").glob("*.jpg"))
+    done = run_cli("predict", str(image), "--model", str(model))
+    assert done.returncode == 2
+    assert "pickle" in done.stderr and "Traceback" not in done.stderr
