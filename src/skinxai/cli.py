@@ -146,6 +146,75 @@ def audit(
         console.print(f"wrote {len(result.pairs)} pairs to {csv_out}")
 
 
+@app.command()
+def train(
+    config: Annotated[Path | None, typer.Option(help="YAML file of training options.")] = None,
+    train_sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--train", help="Training set spec (repeatable): fanconic:train, list:F, DIR."
+        ),
+    ] = None,
+    val_sets: Annotated[
+        list[str] | None, typer.Option("--val", help="Validation set spec (repeatable).")
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="Run folder.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
+    lr: Annotated[float | None, typer.Option()] = None,
+    input_size: Annotated[int | None, typer.Option(min=32, max=1024)] = None,
+    limit: Annotated[int | None, typer.Option(help="Train on a stratified subset.")] = None,
+    workers: Annotated[int | None, typer.Option(help="DataLoader workers (-1: auto).")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="auto, cpu or gpu.")] = None,
+    devices: Annotated[str | None, typer.Option(help="auto, a count, or ids like 0,1.")] = None,
+    num_nodes: Annotated[int | None, typer.Option(min=1)] = None,
+    precision: Annotated[str | None, typer.Option(help="auto, 32-true, bf16-mixed...")] = None,
+    max_time: Annotated[str | None, typer.Option(help="Wall-clock limit DD:HH:MM:SS.")] = None,
+    checkpoint_every_n_steps: Annotated[int | None, typer.Option(min=1)] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    version: Annotated[str | None, typer.Option(help="Model version string.")] = None,
+    pretrained: Annotated[
+        bool | None, typer.Option("--pretrained/--no-pretrained", help="ImageNet start.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Resume from OUT/checkpoints/last.ckpt.")] = False,
+) -> None:
+    """Train a classifier (Lightning); writes checkpoints, history.csv, curves.png, model."""
+    from skinxai.io import ImageInputError
+    from skinxai.training import TrainConfig, fit
+
+    try:
+        base = TrainConfig.from_yaml(config) if config else TrainConfig()
+        settings = base.updated(
+            {
+                "train": train_sets or None,
+                "val": val_sets or None,
+                "out": out,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "input_size": input_size,
+                "limit": limit,
+                "workers": workers,
+                "accelerator": accelerator,
+                "devices": devices,
+                "num_nodes": num_nodes,
+                "precision": precision,
+                "max_time": max_time,
+                "checkpoint_every_n_steps": checkpoint_every_n_steps,
+                "seed": seed,
+                "version": version,
+                "pretrained": pretrained,
+            }
+        )
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        model_path = fit(settings, resume=resume)
+    except (FileNotFoundError, ImageInputError) as exc:
+        raise fail(str(exc)) from None
+    console.print(f"model written to {model_path}")
+
+
 @app.command("split-ham10000")
 def split_ham10000(
     data: Annotated[Path | None, typer.Option(help="HAM10000 folder.")] = None,

@@ -19,11 +19,11 @@ import timm
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torchvision.transforms.v2 import functional as TF
 
 import skinxai
 from skinxai.classes import CLASS_NAMES
 from skinxai.io import ImageSource, load_image
+from skinxai.preprocessing import normalize, to_square_uint8
 
 DEFAULT_BACKBONE = "tf_efficientnet_lite0"
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"})
@@ -157,11 +157,8 @@ class SkinClassifier(nn.Module):
     def preprocess(self, image: ImageSource) -> torch.Tensor:
         """One image (path, bytes, PIL) -> normalised (3, S, S) tensor; the whole lesion is kept
         by resizing (not cropping) to the square input size."""
-        rgb = load_image(image)
-        size = self.config.input_size
-        tensor = TF.to_dtype(TF.to_image(rgb), torch.float32, scale=True)
-        tensor = TF.resize(tensor, [size, size], interpolation=TF.InterpolationMode.BICUBIC)
-        return TF.normalize(tensor.clamp(0, 1), list(self.config.mean), list(self.config.std))
+        square = to_square_uint8(load_image(image), self.config.input_size)
+        return normalize(square, self.config.mean, self.config.std)
 
     def to_batch(self, images: ImageSource | Sequence[ImageSource] | torch.Tensor) -> torch.Tensor:
         """Paths, PIL images or a preprocessed tensor ((3,S,S) or (B,3,S,S)) -> batch on device."""

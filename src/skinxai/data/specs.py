@@ -1,0 +1,72 @@
+"""Named image sets: ``fanconic:train``, ``ham10000:test``, or a folder-per-class path.
+
+One parser so that training, evaluation and benchmarks name their data the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from skinxai.data.folder import LabelledImage, list_labelled_images
+from skinxai.data.ham10000 import read_ham_records
+from skinxai.data.paths import shared_data_dir
+from skinxai.data.splits import SPLITS, read_ham_split
+
+
+def resolve_spec(spec: str) -> list[LabelledImage]:
+    """The labelled images a spec names, in a stable order.
+
+    ``fanconic:SPLIT`` reads ``shared/data/fanconic/SPLIT``; ``ham10000:SPLIT`` one split of the
+    committed grouped manifest (``ham10000`` alone: every image); ``list:FILE`` a CSV written
+    by :func:`write_image_list`; anything else is a folder-per-class path.
+    """
+    name, _, split = spec.partition(":")
+    if name == "list" and split:
+        return read_image_list(split)
+    if name == "fanconic" and split:
+        return list_labelled_images(shared_data_dir() / "fanconic" / split)
+    if name == "ham10000":
+        if split and split not in SPLITS:
+            raise ValueError(f"unknown HAM10000 split {split!r}; expected one of {SPLITS}")
+        records = read_ham_records(shared_data_dir() / "ham10000")
+        if split:
+            assignment = read_ham_split()
+            records = [r for r in records if assignment[r.image_id] == split]
+        return [LabelledImage(r.image_path, r.label) for r in records]
+    path = Path(spec)
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"'{spec}' is neither a folder nor a known set (fanconic:train, ham10000:test, ...)"
+        )
+    return list_labelled_images(path)
+
+
+def resolve_specs(specs: list[str]) -> list[LabelledImage]:
+    """The concatenation of several specs, in the order given."""
+    return [sample for spec in specs for sample in resolve_spec(spec)]
+
+
+def write_image_list(samples: Sequence[LabelledImage], path: str | os.PathLike) -> None:
+    """Write ``path,label`` rows, paths relative to the shared data folder when inside it."""
+    root = shared_data_dir()
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["path", "label"])
+        for sample in samples:
+            try:
+                name = sample.path.resolve().relative_to(root).as_posix()
+            except ValueError:
+                name = str(sample.path)
+            writer.writerow([name, sample.label])
+
+
+def read_image_list(path: str | os.PathLike) -> list[LabelledImage]:
+    """Read a CSV of ``path,label``; relative paths are under the shared data folder."""
+    root = shared_data_dir()
+    with open(path, newline="") as handle:
+        return [
+            LabelledImage(root / row["path"], int(row["label"])) for row in csv.DictReader(handle)
+        ]

@@ -1,0 +1,33 @@
+"""The one resize-and-normalise path shared by inference, training caches and explanations.
+
+The whole image is resized (not cropped) to a square so that no part of the lesion is lost;
+fanconic's 224x224 images were made the same way from the ISIC originals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from PIL import Image
+from torchvision.transforms.v2 import functional as TF
+
+
+def to_square_uint8(image: Image.Image, size: int) -> torch.Tensor:
+    """An RGB PIL image -> uint8 tensor (3, size, size), bicubic with antialiasing."""
+    tensor = TF.to_image(image)
+    return TF.resize(
+        tensor, [size, size], interpolation=TF.InterpolationMode.BICUBIC, antialias=True
+    )
+
+
+def normalize(batch: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 (..., 3, H, W) -> float32 normalised with the backbone's mean and std."""
+    return TF.normalize(TF.to_dtype(batch, torch.float32, scale=True), list(mean), list(std))
+
+
+def denormalize(batch: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """Undo :func:`normalize`: float (..., 3, H, W) back to [0, 1] for display."""
+    mean_t = torch.tensor(mean, dtype=batch.dtype, device=batch.device).view(-1, 1, 1)
+    std_t = torch.tensor(std, dtype=batch.dtype, device=batch.device).view(-1, 1, 1)
+    return (batch * std_t + mean_t).clamp(0, 1)

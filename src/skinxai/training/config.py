@@ -1,0 +1,61 @@
+"""Training configuration: defaults here, overridden by a YAML file, then by CLI options."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; written to ``OUT/config.yaml`` for the record."""
+
+    train: list[str] = field(default_factory=lambda: ["fanconic:train"])
+    val: list[str] = field(default_factory=lambda: ["fanconic:test"])
+    out: str = "runs/train"
+    backbone: str = "tf_efficientnet_lite0"
+    pretrained: bool = True
+    input_size: int = 224
+    dropout: float = 0.2
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 1e-2
+    lr_factor: float = 0.5
+    lr_patience: int = 2
+    early_stop_patience: int = 7
+    balance: str = "loss"  # "loss" (class-weighted cross-entropy), "sampler" or "none"
+    seed: int = 0
+    workers: int = -1  # -1: min(16, CPUs)
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    precision: str = "auto"  # bf16-mixed on GPU, 32-true on CPU
+    limit: int = 0  # >0: a stratified random subset of this many training images (tests, smoke)
+    checkpoint_every_n_steps: int = 50
+    max_time: str | None = None  # Lightning's "DD:HH:MM:SS" wall-clock limit
+    version: str = ""
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        return cls().updated(data)
+
+    def updated(self, changes: dict[str, Any]) -> TrainConfig:
+        """A copy with ``changes`` applied (``None`` values ignored); unknown keys are errors."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        merged = {**asdict(self), **{k: v for k, v in changes.items() if v is not None}}
+        config = TrainConfig(**merged)
+        if config.balance not in ("loss", "sampler", "none"):
+            raise ValueError(f"balance must be loss, sampler or none, not {config.balance!r}")
+        return config
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(asdict(self), sort_keys=False)

@@ -1,0 +1,158 @@
+"""`skinxai train` on real images: a small run, kill-and-resume, and 2-process DDP on CPU."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from skinxai.model import load_model_file
+from skinxai.training.config import TrainConfig
+from skinxai.training.fit import class_weights, stratified_subset
+
+SMALL = [
+    "--train",
+    "fanconic:train",
+    "--val",
+    "fanconic:test",
+    "--input-size",
+    "64",
+    "--workers",
+    "0",
+    "--accelerator",
+    "cpu",
+]
+
+
+def train_command(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "skinxai.cli", "train", *SMALL, "--out", str(out), *extra]
+
+
+def history(out: Path) -> list[dict[str, str]]:
+    with (out / "history.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_small_run_writes_everything(tmp_path: Path, fanconic: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        train_command(out, "--limit", "64", "--epochs", "2", "--batch-size", "16"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = history(out)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert list(rows[0]) == [
+        "epoch",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "val_auroc",
+        "lr",
+    ]
+    assert all(0 <= float(r["accuracy"]) <= 1 and float(r["loss"]) > 0 for r in rows)
+    assert float(rows[0]["lr"]) == pytest.approx(5e-4)
+    assert (out / "curves.png").stat().st_size > 10_000
+    assert (out / "checkpoints" / "best.ckpt").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["train"] == {"n": 64, "benign": 35, "malignant": 29}
+    model = load_model_file(out / "model.safetensors")
+    assert model.config.trained and model.config.input_size == 64
+    image = next((fanconic / "test" / "malignant").glob("*.jpg"))
+    assert model.predict_proba(image).shape == (1, 2)
+
+
+def test_killed_mid_epoch_then_resumed(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = (
+        "--limit",
+        "64",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "4",
+        "--input-size",
+        "96",
+        "--checkpoint-every-n-steps",
+        "3",
+    )
+    process = subprocess.Popen(
+        train_command(out, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    checkpoint = out / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            done_epochs = len(history(out)) if (out / "history.csv").is_file() else 0
+            history_file = out / "history.csv"
+            if (
+                done_epochs >= 1
+                and checkpoint.is_file()
+                and checkpoint.stat().st_mtime > history_file.stat().st_mtime
+            ):
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "the run ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    steps_per_epoch = 16  # 64 images, batch 4
+    assert state["global_step"] % steps_per_epoch != 0, "checkpoint is not mid-epoch"
+    killed_at_epoch = state["epoch"]
+    resumed = subprocess.run(
+        train_command(out, *args, "--resume"), capture_output=True, text=True, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [r["epoch"] for r in history(out)] == ["1", "2", "3"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed"] is True and killed_at_epoch >= 1
+    assert (out / "model.safetensors").is_file()
+
+
+def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    done = subprocess.run(
+        train_command(out, "--limit", "32", "--epochs", "1", "--batch-size", "8", "--devices", "2"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["strategy"] == "DDPStrategy"
+    assert len(history(out)) == 1
+
+
+def test_yaml_config_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 3\nlr: 0.001\ntrain: [ham10000:train]\n")
+    config = TrainConfig.from_yaml(path).updated({"epochs": 5, "lr": None})
+    assert (config.epochs, config.lr, config.train) == (5, 0.001, ["ham10000:train"])
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig().updated({"epoch": 3})
+
+
+def test_class_weights_and_subset(fanconic: Path) -> None:
+    assert class_weights([0, 0, 0, 1]) == pytest.approx([4 / 6, 2.0])
+    from skinxai.data.specs import resolve_spec
+
+    samples = resolve_spec("fanconic:train")
+    subset = stratified_subset(samples, 100, seed=0)
+    assert len(subset) == 100 and subset == stratified_subset(samples, 100, seed=0)
+    assert 40 <= sum(s.label for s in subset) <= 50
