@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 LINTED := $(wildcard src tests benchmarks)
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint format model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ test: lint
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/ruff check --fix $(LINTED)
+
+# Reproduce the shipped default model (a GPU run takes minutes; on CPU, hours).
+model: $(VENV)/.installed
+	$(BIN)/skinxai curate --train fanconic:train --train ham10000:train \
+		--exclude fanconic:test --exclude ham10000:val --exclude ham10000:test \
+		--out configs/default_train.csv
+	$(BIN)/skinxai train --config configs/default.yaml
+	$(BIN)/python -m skinxai.model_card --run runs/default
+	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python -m skinxai.model_card --run runs/default --card-only
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

@@ -147,6 +147,50 @@ def audit(
 
 
 @app.command()
+def curate(
+    train_sets: Annotated[
+        list[str],
+        typer.Option("--train", help="Training set spec (repeatable), in priority order."),
+    ],
+    exclude: Annotated[
+        list[str],
+        typer.Option("--exclude", help="Evaluation set spec whose near-duplicates are dropped."),
+    ],
+    out: Annotated[Path, typer.Option(help="CSV image list to write (use as list:FILE).")],
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.995,
+    keep_repeats: Annotated[
+        bool, typer.Option(help="Keep repeated photos inside the training set.")
+    ] = False,
+) -> None:
+    """Write a leakage-free training list: no near-duplicate of any evaluation image."""
+    from skinxai.data.curation import curate_training_set
+    from skinxai.data.specs import resolve_specs, write_image_list
+
+    try:
+        train_samples = resolve_specs(train_sets)
+        held_out = [s.path for s in resolve_specs(exclude)]
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    report = curate_training_set(train_samples, held_out, threshold, drop_repeats=not keep_repeats)
+    write_image_list(report.kept, out)
+    details = out.with_suffix(".report.json")
+    details.write_text(
+        json.dumps(
+            {
+                "train": train_sets,
+                "exclude": exclude,
+                "threshold": threshold,
+                **report.summary(),
+                "kept_malignant": sum(s.label for s in report.kept),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    console.print(f"wrote {out} and {details}: {report.summary()}")
+
+
+@app.command()
 def train(
     config: Annotated[Path | None, typer.Option(help="YAML file of training options.")] = None,
     train_sets: Annotated[
@@ -162,6 +206,7 @@ def train(
     epochs: Annotated[int | None, typer.Option(min=1)] = None,
     batch_size: Annotated[int | None, typer.Option(min=1)] = None,
     lr: Annotated[float | None, typer.Option()] = None,
+    label_smoothing: Annotated[float | None, typer.Option(min=0.0, max=0.5)] = None,
     input_size: Annotated[int | None, typer.Option(min=32, max=1024)] = None,
     limit: Annotated[int | None, typer.Option(help="Train on a stratified subset.")] = None,
     workers: Annotated[int | None, typer.Option(help="DataLoader workers (-1: auto).")] = None,
@@ -175,6 +220,9 @@ def train(
     version: Annotated[str | None, typer.Option(help="Model version string.")] = None,
     pretrained: Annotated[
         bool | None, typer.Option("--pretrained/--no-pretrained", help="ImageNet start.")
+    ] = None,
+    init: Annotated[
+        str | None, typer.Option(help="Start from this model file's weights (.safetensors).")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Resume from OUT/checkpoints/last.ckpt.")] = False,
 ) -> None:
@@ -192,6 +240,7 @@ def train(
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "lr": lr,
+                "label_smoothing": label_smoothing,
                 "input_size": input_size,
                 "limit": limit,
                 "workers": workers,
@@ -204,6 +253,7 @@ def train(
                 "seed": seed,
                 "version": version,
                 "pretrained": pretrained,
+                "init": init,
             }
         )
     except (OSError, ValueError) as exc:
@@ -213,6 +263,46 @@ def train(
     except (FileNotFoundError, ImageInputError) as exc:
         raise fail(str(exc)) from None
     console.print(f"model written to {model_path}")
+
+
+@app.command()
+def evaluate(
+    data: Annotated[str, typer.Option(help="Folder-per-class DIR, or ham10000:test etc.")],
+    out: Annotated[Path, typer.Option(help="Folder for the report files.")],
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model weights (.safetensors).")
+    ] = None,
+    exclude_near_duplicates_of: Annotated[
+        list[str] | None,
+        typer.Option(help="Drop test images with a near-duplicate in this set (repeatable)."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+) -> None:
+    """Score a model on a labelled set: metrics.json, report.md, confusion matrix, ROC, PR."""
+    from skinxai.evaluation import evaluate as run_evaluation
+    from skinxai.io import ImageInputError
+
+    classifier = _load(model)
+    try:
+        result = run_evaluation(
+            classifier, data, out, exclude_near_duplicates_of or [], batch_size=batch_size
+        )
+    except (FileNotFoundError, ValueError, ImageInputError) as exc:
+        raise fail(str(exc)) from None
+    metrics = result.metrics
+    if exclude_near_duplicates_of:
+        console.print(
+            f"dropped {result.dropped} near-duplicates of {', '.join(exclude_near_duplicates_of)}"
+        )
+    table = Table(title=f"{data}: {metrics['n']} images, model {classifier.config.version}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("accuracy", "balanced_accuracy", "auroc", "auc_pr", "f1", "mcc", "precision",
+                "sensitivity", "specificity", "sensitivity_at_specificity_0.80"):  # fmt: skip
+        value = metrics[key]
+        table.add_row(key, "n/a" if value is None else f"{value:.4f}")
+    console.print(table)
+    console.print(f"report written to {out}")
 
 
 @app.command("split-ham10000")

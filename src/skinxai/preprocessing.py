@@ -15,7 +15,7 @@ from torchvision.transforms.v2 import functional as TF
 
 def to_square_uint8(image: Image.Image, size: int) -> torch.Tensor:
     """An RGB PIL image -> uint8 tensor (3, size, size), bicubic with antialiasing."""
-    tensor = TF.to_image(image)
+    tensor = TF.to_image(image).as_subclass(torch.Tensor)
     return TF.resize(
         tensor, [size, size], interpolation=TF.InterpolationMode.BICUBIC, antialias=True
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from skinxai.data.folder import LabelledImage, list_labelled_images
 from skinxai.data.ham10000 import read_ham_records
-from skinxai.data.paths import shared_data_dir
+from skinxai.data.paths import list_images, shared_data_dir
 from skinxai.data.splits import SPLITS, read_ham_split
 
 
@@ -42,6 +42,14 @@ def resolve_spec(spec: str) -> list[LabelledImage]:
             f"'{spec}' is neither a folder nor a known set (fanconic:train, ham10000:test, ...)"
         )
     return list_labelled_images(path)
+
+
+def resolve_paths(spec: str) -> list[Path]:
+    """Image paths a spec names; a plain folder need not be folder-per-class here."""
+    path = Path(spec)
+    if path.is_dir() and not all((path / name).is_dir() for name in ("benign", "malignant")):
+        return list_images(path)
+    return [sample.path for sample in resolve_spec(spec)]
 
 
 def resolve_specs(specs: list[str]) -> list[LabelledImage]:

@@ -19,6 +19,7 @@ class TrainConfig:
     out: str = "runs/train"
     backbone: str = "tf_efficientnet_lite0"
     pretrained: bool = True
+    init: str | None = None  # start from this skinxai model file's weights (safetensors)
     input_size: int = 224
     dropout: float = 0.2
     epochs: int = 40
@@ -28,6 +29,7 @@ class TrainConfig:
     lr_factor: float = 0.5
     lr_patience: int = 2
     early_stop_patience: int = 7
+    label_smoothing: float = 0.0
     balance: str = "loss"  # "loss" (class-weighted cross-entropy), "sampler" or "none"
     seed: int = 0
     workers: int = -1  # -1: min(16, CPUs)

@@ -22,7 +22,7 @@ from skinxai.data.cache import DecodedDataset
 from skinxai.data.folder import LabelledImage
 from skinxai.data.specs import resolve_specs
 from skinxai.data.transforms import eval_transform, train_transform
-from skinxai.model import ModelConfig, save_model
+from skinxai.model import ModelConfig, load_model_file, save_model
 from skinxai.training.config import TrainConfig
 from skinxai.training.history import HistoryCallback
 from skinxai.training.lightning_module import SkinClassifierModule
@@ -150,8 +150,14 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
         class_weights=(
             class_weights([s.label for s in train_samples]) if config.balance == "loss" else None
         ),
-        pretrained=config.pretrained,
+        pretrained=config.pretrained and not config.init,
+        label_smoothing=config.label_smoothing,
     )
+    if config.init:
+        start = load_model_file(config.init)
+        if start.config.backbone != config.backbone:
+            raise ValueError(f"--init model is {start.config.backbone}, not {config.backbone}")
+        module.model.load_state_dict(start.state_dict())
     best = ModelCheckpoint(
         dirpath=checkpoints,
         filename="best",

@@ -25,12 +25,13 @@ class SkinClassifierModule(L.LightningModule):
         lr_patience: int,
         class_weights: list[float] | None = None,
         pretrained: bool = True,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = SkinClassifier(ModelConfig.from_dict(model_config), pretrained=pretrained)
         weights = torch.tensor(class_weights) if class_weights else None
-        self.loss_fn = nn.CrossEntropyLoss(weight=weights)
+        self.loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=label_smoothing)
         self.train_accuracy = BinaryAccuracy()
         self.val_accuracy = BinaryAccuracy()
         self.val_auroc = BinaryAUROC()

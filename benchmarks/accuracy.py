@@ -1,0 +1,97 @@
+"""Accuracy of the shipped default model on the held-out test sets.
+
+fanconic test (full; without near-duplicates of the model's training list; without the
+documented near-duplicates of fanconic train), the HAM10000 grouped test split, and for
+reference the HAM10000 val split that chose the checkpoint. Prints a table and writes
+benchmarks/results/accuracy.json. Run: .venv/bin/python benchmarks/accuracy.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+import skinxai
+from skinxai.data.audit import find_near_duplicates
+from skinxai.data.specs import resolve_paths
+from skinxai.evaluation import evaluate
+from skinxai.metrics.classification import classification_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_LIST = "list:configs/default_train.csv"
+SETS = {
+    "fanconic:test": [],
+    "ham10000:test": [],
+    "ham10000:val": [],
+}
+SUBSETS = {
+    "fanconic:test minus near-duplicates of the training list": ("fanconic:test", TRAINING_LIST),
+    "fanconic:test minus near-duplicates of fanconic:train": ("fanconic:test", "fanconic:train"),
+}
+COLUMNS = ("n", "accuracy", "balanced_accuracy", "auroc", "auc_pr", "f1", "mcc",
+           "sensitivity", "specificity", "sensitivity_at_specificity_0.80")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None, help="model file (default: the shipped one)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "accuracy.json"))
+    parser.add_argument("--reports", default=str(ROOT / "out" / "benchmark-accuracy"))
+    args = parser.parse_args()
+    model = skinxai.load_model(args.model)
+    results: dict[str, dict] = {}
+    started = time.perf_counter()
+    predictions: dict[str, tuple[list[Path], np.ndarray, np.ndarray]] = {}
+    for spec in SETS:
+        report = evaluate(model, spec, Path(args.reports) / spec.replace(":", "-"))
+        results[spec] = report.metrics
+        predictions[spec] = (
+            [s.path for s in report.samples],
+            np.array([s.label for s in report.samples]),
+            report.p_malignant,
+        )
+    for name, (spec, reference) in SUBSETS.items():
+        paths, labels, scores = predictions[spec]
+        duplicated = find_near_duplicates(paths, resolve_paths(reference)).images_a_with_duplicate
+        keep = np.array([p not in duplicated for p in paths])
+        metrics = classification_metrics(labels[keep], scores[keep], model.config.threshold)
+        metrics["dropped_near_duplicates"] = int((~keep).sum())
+        results[name] = metrics
+    table = Table(title=f"accuracy of {model.config.version}")
+    table.add_column("test set")
+    for column in COLUMNS:
+        table.add_column(column.replace("sensitivity_at_specificity_0.80", "sens@spec0.80"),
+                         justify="right")  # fmt: skip
+    for name, metrics in results.items():
+        table.add_row(
+            name,
+            *[
+                str(metrics[c]) if c == "n" else f"{metrics[c]:.4f}" if metrics[c] is not None
+                else "n/a"
+                for c in COLUMNS
+            ],
+        )  # fmt: skip
+    Console(width=200).print(table)
+    payload = {
+        "model_version": model.config.version,
+        "threshold": model.config.threshold,
+        "skinxai": skinxai.__version__,
+        "machine": platform.platform(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "note": "ham10000:val chose the checkpoint and learning rate; it is not a test set",
+        "results": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

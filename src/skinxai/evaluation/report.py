@@ -1,0 +1,145 @@
+"""Evaluate a model on a labelled set and write the original study's test report as files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skinxai.classes import MALIGNANT
+from skinxai.data.audit import DEFAULT_THRESHOLD, find_near_duplicates
+from skinxai.data.cache import decode_images
+from skinxai.data.folder import LabelledImage
+from skinxai.data.specs import resolve_paths, resolve_spec
+from skinxai.evaluation import figures
+from skinxai.metrics.classification import classification_metrics
+from skinxai.model import SkinClassifier
+from skinxai.preprocessing import normalize
+
+REPORT_FILES = (
+    "metrics.json",
+    "report.md",
+    "predictions.csv",
+    "confusion_matrix.png",
+    "roc.png",
+    "pr.png",
+    "samples.png",
+)
+
+
+@dataclass
+class EvaluationResult:
+    metrics: dict
+    samples: list[LabelledImage]
+    p_malignant: np.ndarray
+    dropped: int
+
+
+def predict_p_malignant(
+    model: SkinClassifier, samples: list[LabelledImage], batch_size: int = 64
+) -> np.ndarray:
+    """P(malignant) for each sample, decoding in parallel and batching the forward pass."""
+    model.eval()
+    scores = []
+    for start in range(0, len(samples), batch_size):
+        chunk = [s.path for s in samples[start : start + batch_size]]
+        decoded = decode_images(chunk, model.config.input_size)  # threads: outside inference mode
+        with torch.inference_mode():
+            batch = normalize(decoded, model.config.mean, model.config.std)
+            logits = model(batch.to(model.device)).float()
+        probs = torch.softmax(logits / model.config.temperature, dim=1)
+        scores.append(probs[:, MALIGNANT].cpu().numpy())
+    return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def drop_near_duplicates(
+    samples: list[LabelledImage], reference_specs: list[str], threshold: float = DEFAULT_THRESHOLD
+) -> tuple[list[LabelledImage], int]:
+    """Remove samples that have a near-duplicate in any reference set; return (kept, dropped)."""
+    reference = [p for spec in reference_specs for p in resolve_paths(spec)]
+    if not reference:
+        return samples, 0
+    result = find_near_duplicates([s.path for s in samples], reference, threshold)
+    duplicated = result.images_a_with_duplicate
+    kept = [s for s in samples if s.path not in duplicated]
+    return kept, len(samples) - len(kept)
+
+
+def _report_markdown(data: str, model: SkinClassifier, metrics: dict, dropped: int,
+                     excluded: list[str]) -> str:  # fmt: skip
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    lines = [
+        f"# Test report: {data}",
+        "",
+        f"Model `{model.config.version}` ({model.config.backbone}, {model.config.input_size} px,"
+        f" threshold {metrics['threshold']:.3f}, temperature {model.config.temperature:.3f}).",
+        "",
+        f"{metrics['n']} images ({metrics['n_benign']} benign, "
+        f"{metrics['n_malignant']} malignant).",
+    ]
+    if excluded:
+        lines.append(f"Dropped {dropped} near-duplicates of {', '.join(excluded)} before scoring.")
+    lines += ["", "| metric | value |", "|---|---|"]
+    for key in ("accuracy", "balanced_accuracy", "auroc", "auc_pr", "f1", "mcc", "precision",
+                "sensitivity", "specificity", "sensitivity_at_specificity_0.80"):  # fmt: skip
+        value = metrics[key]
+        lines.append(f"| {key} | {value:.4f} |" if value is not None else f"| {key} | n/a |")
+    lines += [
+        "",
+        "| | predicted benign | predicted malignant |",
+        "|---|---|---|",
+        f"| true benign | {tn} | {fp} |",
+        f"| true malignant | {fn} | {tp} |",
+        "",
+        "Figures: confusion_matrix.png, roc.png, pr.png, samples.png (16 random test images).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def evaluate(
+    model: SkinClassifier,
+    data: str,
+    out: Path,
+    exclude_near_duplicates_of: list[str] | None = None,
+    batch_size: int = 64,
+) -> EvaluationResult:
+    """Score ``model`` on the set ``data`` names and write every report file under ``out``."""
+    samples = resolve_spec(data)
+    excluded = list(exclude_near_duplicates_of or [])
+    samples, dropped = drop_near_duplicates(samples, excluded)
+    if not samples:
+        raise ValueError(f"no images left to evaluate in {data}")
+    scores = predict_p_malignant(model, samples, batch_size)
+    labels = np.array([s.label for s in samples])
+    metrics = classification_metrics(labels, scores, model.config.threshold)
+    metrics.update(
+        {
+            "data": data,
+            "model_version": model.config.version,
+            "excluded_near_duplicates_of": excluded,
+            "dropped_near_duplicates": dropped,
+        }
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / "report.md").write_text(_report_markdown(data, model, metrics, dropped, excluded))
+    with (out / "predictions.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["file", "label", "p_malignant"])
+        for sample, score in zip(samples, scores, strict=True):
+            writer.writerow([sample.path, sample.label, f"{score:.6f}"])
+    title = f"{data} (n={len(samples)})"
+    figures.plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png", title)
+    if metrics["auroc"] is not None:
+        figures.plot_roc(labels, scores, out / "roc.png", title)
+        figures.plot_pr(labels, scores, out / "pr.png", title)
+    figures.plot_sample_grid(
+        [s.path for s in samples], labels.tolist(), scores.tolist(), out / "samples.png",
+        threshold=model.config.threshold,
+    )  # fmt: skip
+    return EvaluationResult(metrics, samples, scores, dropped)

@@ -1,0 +1,1 @@
+"""Metrics: classification now; localisation and faithfulness of explanations later."""

