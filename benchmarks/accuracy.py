@@ -35,8 +35,18 @@ SUBSETS = {
     "fanconic:test minus near-duplicates of the training list": ("fanconic:test", TRAINING_LIST),
     "fanconic:test minus near-duplicates of fanconic:train": ("fanconic:test", "fanconic:train"),
 }
-COLUMNS = ("n", "accuracy", "balanced_accuracy", "auroc", "auc_pr", "f1", "mcc",
-           "sensitivity", "specificity", "sensitivity_at_specificity_0.80")  # fmt: skip
+COLUMNS = (
+    "n",
+    "accuracy",
+    "balanced_accuracy",
+    "auroc",
+    "auc_pr",
+    "f1",
+    "mcc",
+    "sensitivity",
+    "specificity",
+    "sensitivity_at_specificity_0.80",
+)
 
 
 def main() -> None:
@@ -67,17 +77,21 @@ def main() -> None:
     table = Table(title=f"accuracy of {model.config.version}")
     table.add_column("test set")
     for column in COLUMNS:
-        table.add_column(column.replace("sensitivity_at_specificity_0.80", "sens@spec0.80"),
-                         justify="right")  # fmt: skip
+        table.add_column(
+            column.replace("sensitivity_at_specificity_0.80", "sens@spec0.80"), justify="right"
+        )
     for name, metrics in results.items():
         table.add_row(
             name,
             *[
-                str(metrics[c]) if c == "n" else f"{metrics[c]:.4f}" if metrics[c] is not None
+                str(metrics[c])
+                if c == "n"
+                else f"{metrics[c]:.4f}"
+                if metrics[c] is not None
                 else "n/a"
                 for c in COLUMNS
             ],
-        )  # fmt: skip
+        )
     Console(width=200).print(table)
     payload = {
         "model_version": model.config.version,

@@ -48,10 +48,23 @@ def test_evaluate_cli_writes_the_report(tmp_path: Path, small_test_set: Path) ->
     for path in sorted((small_test_set / "malignant").glob("*.jpg"))[:3]:
         shutil.copy(path, reference / f"copy_{path.name}")
     done = subprocess.run(
-        [sys.executable, "-m", "skinxai.cli", "evaluate", "--data", str(small_test_set),
-         "--out", str(out), "--exclude-near-duplicates-of", str(reference)],
-        capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "skinxai.cli",
+            "evaluate",
+            "--data",
+            str(small_test_set),
+            "--out",
+            str(out),
+            "--exclude-near-duplicates-of",
+            str(reference),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "dropped 3 near-duplicates" in done.stdout
     for name in REPORT_FILES:
@@ -69,10 +82,20 @@ def test_evaluate_cli_writes_the_report(tmp_path: Path, small_test_set: Path) ->
 
 def test_evaluate_cli_bad_data(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "skinxai.cli", "evaluate", "--data", str(tmp_path / "none"),
-         "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "skinxai.cli",
+            "evaluate",
+            "--data",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
 
 

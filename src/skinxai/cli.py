@@ -84,6 +84,82 @@ def predict(
 
 
 @app.command()
+def explain(
+    paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.")],
+    method: Annotated[
+        str, typer.Option(help="Comma-separated methods: cam,gradcam,gradcam++,hirescam,...")
+    ] = "cam,gradcam",
+    target: Annotated[
+        str | None,
+        typer.Option(help="Class to explain (benign/malignant/0/1); default: predicted."),
+    ] = None,
+    layer: Annotated[
+        str | None, typer.Option(help="Named layer (default: last feature map).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for figures and explanations.json.")] = Path(
+        "out/explain"
+    ),
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model weights (.safetensors).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=512)] = 16,
+    workers: Annotated[int, typer.Option(min=0, max=32, help="DataLoader workers.")] = 0,
+    opacity: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.4,
+) -> None:
+    """Explain each image with CAM-family maps: a three-panel PNG per image + an index."""
+    from skinxai.explain import METHODS
+    from skinxai.explain.batch import explain_files
+    from skinxai.predict import expand_inputs
+
+    methods = [m.strip().lower() for m in method.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise fail(
+            f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}"
+        )
+    chosen_target: int | str | None = int(target) if target and target.isdigit() else target
+    try:
+        files = expand_inputs(paths)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    if not files:
+        raise fail("no image files found in the given paths")
+    classifier = _load(model)
+    rows = []
+    with Progress(
+        TextColumn("explaining"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+    ) as progress:
+        task = progress.add_task("explain", total=len(files))
+        try:
+            for row in explain_files(
+                classifier,
+                files,
+                methods,
+                out,
+                chosen_target,
+                layer,
+                batch_size,
+                workers,
+                opacity,
+                lambda n: progress.advance(task, n),
+            ):
+                rows.append(row.__dict__)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    index = out / "explanations.json"
+    index.write_text(json.dumps(rows, indent=2) + "\n")
+    failed = sum(r["error"] is not None for r in rows)
+    console.print(f"explained {len(rows) - failed} images with {', '.join(methods)}; wrote {index}")
+    if failed:
+        errors.print(f"{failed} of {len(rows)} inputs failed (see {index})", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
 def audit(
     dir_a: Annotated[Path, typer.Argument(help="First image set (searched recursively).")],
     dir_b: Annotated[Path, typer.Argument(help="Second image set (searched recursively).")],
@@ -297,8 +373,18 @@ def evaluate(
     table = Table(title=f"{data}: {metrics['n']} images, model {classifier.config.version}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("accuracy", "balanced_accuracy", "auroc", "auc_pr", "f1", "mcc", "precision",
-                "sensitivity", "specificity", "sensitivity_at_specificity_0.80"):  # fmt: skip
+    for key in (
+        "accuracy",
+        "balanced_accuracy",
+        "auroc",
+        "auc_pr",
+        "f1",
+        "mcc",
+        "precision",
+        "sensitivity",
+        "specificity",
+        "sensitivity_at_specificity_0.80",
+    ):
         value = metrics[key]
         table.add_row(key, "n/a" if value is None else f"{value:.4f}")
     console.print(table)

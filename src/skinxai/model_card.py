@@ -89,8 +89,19 @@ def write_model_card(
         "| setting | value |",
         "|---|---|",
     ]
-    for key in ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "dropout",
-                "lr_factor", "lr_patience", "early_stop_patience", "balance", "seed"):  # fmt: skip
+    for key in (
+        "epochs",
+        "batch_size",
+        "lr",
+        "weight_decay",
+        "label_smoothing",
+        "dropout",
+        "lr_factor",
+        "lr_patience",
+        "early_stop_patience",
+        "balance",
+        "seed",
+    ):
         lines.append(f"| {key} | {config.get(key)} |")
     lines += [
         "",

@@ -69,8 +69,9 @@ def drop_near_duplicates(
     return kept, len(samples) - len(kept)
 
 
-def _report_markdown(data: str, model: SkinClassifier, metrics: dict, dropped: int,
-                     excluded: list[str]) -> str:  # fmt: skip
+def _report_markdown(
+    data: str, model: SkinClassifier, metrics: dict, dropped: int, excluded: list[str]
+) -> str:
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     lines = [
         f"# Test report: {data}",
@@ -84,8 +85,18 @@ def _report_markdown(data: str, model: SkinClassifier, metrics: dict, dropped: i
     if excluded:
         lines.append(f"Dropped {dropped} near-duplicates of {', '.join(excluded)} before scoring.")
     lines += ["", "| metric | value |", "|---|---|"]
-    for key in ("accuracy", "balanced_accuracy", "auroc", "auc_pr", "f1", "mcc", "precision",
-                "sensitivity", "specificity", "sensitivity_at_specificity_0.80"):  # fmt: skip
+    for key in (
+        "accuracy",
+        "balanced_accuracy",
+        "auroc",
+        "auc_pr",
+        "f1",
+        "mcc",
+        "precision",
+        "sensitivity",
+        "specificity",
+        "sensitivity_at_specificity_0.80",
+    ):
         value = metrics[key]
         lines.append(f"| {key} | {value:.4f} |" if value is not None else f"| {key} | n/a |")
     lines += [
@@ -139,7 +150,10 @@ def evaluate(
         figures.plot_roc(labels, scores, out / "roc.png", title)
         figures.plot_pr(labels, scores, out / "pr.png", title)
     figures.plot_sample_grid(
-        [s.path for s in samples], labels.tolist(), scores.tolist(), out / "samples.png",
+        [s.path for s in samples],
+        labels.tolist(),
+        scores.tolist(),
+        out / "samples.png",
         threshold=model.config.threshold,
-    )  # fmt: skip
+    )
     return EvaluationResult(metrics, samples, scores, dropped)

@@ -1,0 +1,256 @@
+"""``explain``: CAM-family maps for a batch, batched and kept on the model's device.
+
+The default layer is the last feature map, reached through ``model.features`` /
+``model.head`` with no hooks; only the head is differentiated, so Grad-CAM there costs about
+one forward pass. A named layer is captured by a hook that lives inside a context manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from skinxai.explain.cam import cam_for_targets
+from skinxai.explain.gradient import GRADIENT_METHODS, eigencam
+from skinxai.explain.guided import guided_backprop
+from skinxai.explain.hooks import capture_layer, find_layer
+from skinxai.explain.perturbation import (
+    inference_forward,
+    masked_scores,
+    scorecam_from_scores,
+)
+
+METHODS: tuple[str, ...] = (
+    "cam",
+    "gradcam",
+    "gradcam++",
+    "hirescam",
+    "xgradcam",
+    "layercam",
+    "eigencam",
+    "scorecam",
+    "guided-backprop",
+    "guided-gradcam",
+)
+TargetSpec = int | str | Sequence[int | str] | torch.Tensor | None
+
+
+@dataclass
+class Explanation:
+    """Maps for a batch: ``maps`` (B, H, W) in [0, 1] at the input resolution; ``raw`` before
+    normalisation, on the feature grid (B, h, w) or, for guided methods, the input gradient
+    (B, 3, H, W); ``probs`` (B, K); ``targets`` (B,); ``inputs`` the preprocessed batch."""
+
+    method: str
+    maps: torch.Tensor
+    raw: torch.Tensor
+    probs: torch.Tensor
+    targets: torch.Tensor
+    inputs: torch.Tensor
+    layer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def peak(self) -> list[tuple[int, int]]:
+        """(row, column) of each map's maximum, at the input resolution."""
+        flat = self.maps.flatten(1).argmax(dim=1)
+        width = self.maps.shape[-1]
+        return [(int(i) // width, int(i) % width) for i in flat]
+
+
+def normalise_maps(raw: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Upsample (bilinear, half-pixel centres, like cv2.resize) and min-max each map to [0, 1]."""
+    up = F.interpolate(raw[:, None].float(), size=size, mode="bilinear", align_corners=False)[:, 0]
+    flat = up.flatten(1)
+    low = flat.min(dim=1).values[:, None, None]
+    high = flat.max(dim=1).values[:, None, None]
+    return (up - low) / (high - low + 1e-7)
+
+
+def _class_names(model: nn.Module) -> tuple[str, ...] | None:
+    config = getattr(model, "config", None)
+    return tuple(config.class_names) if config is not None else None
+
+
+def resolve_targets(target: TargetSpec, logits: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """None -> predicted class; a class name or index -> that class for all; a list -> each."""
+    batch, n_classes = logits.shape
+    names = _class_names(model)
+
+    def index_of(value: int | str) -> int:
+        if isinstance(value, str):
+            if names is None or value.lower() not in names:
+                raise ValueError(f"unknown class name {value!r}; classes are {names}")
+            return names.index(value.lower())
+        if not 0 <= int(value) < n_classes:
+            raise ValueError(f"class index {value} is outside 0..{n_classes - 1}")
+        return int(value)
+
+    if target is None:
+        return logits.argmax(dim=1)
+    if isinstance(target, torch.Tensor):
+        chosen = target.to(logits.device).long().reshape(-1)
+        if chosen.numel() == 1:
+            chosen = chosen.expand(batch)
+        if len(chosen) != batch:
+            raise ValueError(f"{len(chosen)} targets for {batch} images")
+        return torch.tensor([index_of(int(v)) for v in chosen], device=logits.device)
+    if isinstance(target, (str, int)):
+        return torch.full((batch,), index_of(target), device=logits.device, dtype=torch.long)
+    values = list(target)
+    if len(values) != batch:
+        raise ValueError(f"{len(values)} targets for {batch} images")
+    return torch.tensor([index_of(v) for v in values], device=logits.device, dtype=torch.long)
+
+
+@dataclass
+class _ForwardPass:
+    """Activations A of the explained layer, the logits, and a way to get dscore/dA."""
+
+    activations: torch.Tensor
+    logits: torch.Tensor
+    forward_from_input: Any
+
+    def gradients(self, targets: torch.Tensor) -> torch.Tensor:
+        score = self.logits.gather(1, targets[:, None]).sum()
+        (grad,) = torch.autograd.grad(score, self.activations, retain_graph=True)
+        return grad
+
+
+def _forward(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> _ForwardPass:
+    if layer is None:
+        with torch.no_grad():
+            features = model.features(inputs)
+        features = features.detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = model.head(features)
+        return _ForwardPass(features, logits, model)
+    module = find_layer(model, layer)
+    with capture_layer(module) as captured, torch.enable_grad():
+        logits = model(inputs)
+        activations = captured.output
+    if activations is None:
+        raise ValueError(f"layer {layer!r} was not used in the forward pass")
+    return _ForwardPass(activations, logits, model)
+
+
+def _to_inputs(model: nn.Module, images: Any) -> torch.Tensor:
+    device = next(model.parameters()).device
+    if isinstance(images, torch.Tensor):
+        batch = images.unsqueeze(0) if images.dim() == 3 else images
+        return batch.to(device)
+    if not hasattr(model, "to_batch"):
+        raise TypeError("pass a preprocessed tensor batch for a model without to_batch()")
+    return model.to_batch(images)
+
+
+def _raw_maps(
+    method: str,
+    model: nn.Module,
+    forward: _ForwardPass,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    layer: str | None,
+    cache: dict[str, torch.Tensor],
+) -> torch.Tensor:
+    activations = forward.activations.detach()
+    if method == "cam":
+        if layer is not None:
+            raise ValueError("cam uses the classifier weights: it needs the last feature map")
+        return cam_for_targets(activations, model.classifier.weight.detach(), targets)
+    if method in GRADIENT_METHODS:
+        return GRADIENT_METHODS[method](activations, forward.gradients(targets).detach())
+    if method == "eigencam":
+        return eigencam(activations)
+    if method == "scorecam":
+        if "scores" not in cache:
+            forward_fn = inference_forward(model, inputs[:1].expand(16, -1, -1, -1))
+            cache["scores"] = masked_scores(forward_fn, inputs, activations)
+        return scorecam_from_scores(activations, cache["scores"], targets)
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def _guided(
+    method: str,
+    model: nn.Module,
+    forward: _ForwardPass,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    gradient = guided_backprop(model, inputs, targets)
+    if method == "guided-gradcam":
+        grad_a = forward.gradients(targets).detach()
+        cam = normalise_maps(
+            GRADIENT_METHODS["gradcam"](forward.activations.detach(), grad_a),
+            tuple(inputs.shape[-2:]),
+        )
+        gradient = gradient * cam[:, None]
+    saliency = gradient.abs().amax(dim=1)
+    flat = saliency.flatten(1)
+    low, high = flat.min(1).values[:, None, None], flat.max(1).values[:, None, None]
+    return gradient, (saliency - low) / (high - low + 1e-7)
+
+
+def explain_targets(
+    model: nn.Module,
+    images: Any,
+    method: str = "gradcam",
+    targets: Sequence[TargetSpec] = (None,),
+    layer: str | None = None,
+) -> list[Explanation]:
+    """One forward pass, one :class:`Explanation` per entry of ``targets``."""
+    method = method.lower()
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    was_training = model.training
+    model.eval()
+    try:
+        inputs = _to_inputs(model, images)
+        forward = _forward(model, inputs, layer)
+        probs = torch.softmax(forward.logits.detach().float(), dim=1)
+        cache: dict[str, torch.Tensor] = {}
+        results = []
+        for target in targets:
+            chosen = resolve_targets(target, forward.logits.detach(), model)
+            if method.startswith("guided"):
+                raw, maps = _guided(method, model, forward, inputs, chosen)
+            else:
+                raw = _raw_maps(method, model, forward, inputs, chosen, layer, cache)
+                maps = normalise_maps(raw, tuple(inputs.shape[-2:]))
+            results.append(
+                Explanation(
+                    method, maps.detach(), raw.detach(), probs, chosen, inputs.detach(), layer
+                )
+            )
+        return results
+    finally:
+        model.train(was_training)
+
+
+def explain(
+    model: nn.Module,
+    images: Any,
+    method: str = "gradcam",
+    target: TargetSpec = None,
+    layer: str | None = None,
+) -> Explanation:
+    """Explain a batch with one CAM-family ``method`` for ``target`` (None: predicted class).
+
+    ``images``: paths, PIL images, or a preprocessed (B, 3, H, W) tensor. ``layer``: None for
+    the last feature map (no hooks), or any name from ``model.named_modules()``.
+    """
+    return explain_targets(model, images, method, (target,), layer)[0]
+
+
+def explain_all_classes(
+    model: nn.Module, images: Any, method: str = "gradcam", layer: str | None = None
+) -> dict[str, Explanation]:
+    """Every class's map from one forward pass, keyed by class name (or index)."""
+    names = _class_names(model)
+    n_classes = len(names) if names else int(model.classifier.out_features)
+    results = explain_targets(model, images, method, list(range(n_classes)), layer)
+    return {(names[i] if names else str(i)): result for i, result in enumerate(results)}
