@@ -391,6 +391,32 @@ def evaluate(
     console.print(f"report written to {out}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model weights (.safetensors).")
+    ] = None,
+    max_upload_mb: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    queue: Annotated[int, typer.Option(min=1, max=256, help="Requests waiting or running.")] = 3,
+    workers: Annotated[int, typer.Option(min=1, max=8, help="Inference threads.")] = 1,
+) -> None:
+    """Start the web page (/) and JSON API (/api/v1, docs at /docs)."""
+    import uvicorn
+
+    from skinxai.model import ModelFileError
+    from skinxai.serve import create_app
+
+    if model is not None and not model.is_file():
+        raise fail(f"model file '{model}' does not exist")
+    try:
+        application = create_app(model, max_upload_mb * 2**20, queue, workers)
+        uvicorn.run(application, host=host, port=port, log_level="info")
+    except ModelFileError as exc:
+        raise fail(str(exc)) from None
+
+
 @app.command("split-ham10000")
 def split_ham10000(
     data: Annotated[Path | None, typer.Option(help="HAM10000 folder.")] = None,

@@ -1,0 +1,200 @@
+"""FastAPI app: /api/v1/predict, /api/v1/explain, /api/v1/model, /healthz, the page at /.
+
+Uploads are bounded (413), bad images get 415/422 with the reason from ``skinxai.io``,
+inference runs in a worker thread behind a bounded queue (503 when full), and no stack trace
+ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from skinxai.explain import METHODS
+from skinxai.io import ImageInputError, NotAnImageError
+from skinxai.model import SkinClassifier, default_model_path, load_default_model, load_model_file
+from skinxai.serve import inference
+
+logger = logging.getLogger("skinxai.serve")
+INTENDED_USE = "Research tool, not a medical device."
+DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a machine-readable code."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def _error(status: int, code: str, detail: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+class InferenceQueue:
+    """At most ``capacity`` requests waiting or running; the rest are refused with 503."""
+
+    def __init__(self, capacity: int, workers: int) -> None:
+        self.capacity = capacity
+        self.pending = 0
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self.pending >= self.capacity:
+            raise ApiError(503, "busy", "the server is busy; retry in a moment")
+        self.pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        finally:
+            self.pending -= 1
+
+
+def _model_summary(model: SkinClassifier, model_path: Path | None) -> dict:
+    card = None
+    if model_path is None and default_model_path().is_file():
+        card_path = default_model_path().with_name("MODEL_CARD.md")
+        card = card_path.read_text() if card_path.is_file() else None
+    config = model.config
+    return {
+        "version": config.version,
+        "backbone": config.backbone,
+        "input_size": config.input_size,
+        "class_names": list(config.class_names),
+        "threshold": config.threshold,
+        "temperature": config.temperature,
+        "trained": config.trained,
+        "methods": list(METHODS),
+        "intended_use": INTENDED_USE,
+        "model_card_markdown": card,
+    }
+
+
+def create_app(
+    model_path: str | Path | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+    queue_capacity: int = 3,
+    workers: int = 1,
+) -> FastAPI:
+    """Build the app; the model loads once at start-up."""
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        state["model"] = load_model_file(model_path) if model_path else load_default_model()
+        state["summary"] = _model_summary(state["model"], Path(model_path) if model_path else None)
+        state["queue"] = InferenceQueue(queue_capacity, workers)
+        yield
+        state["queue"].executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="skinxai",
+        summary="Benign/malignant skin-lesion classification with CAM-family explanations. "
+        + INTENDED_USE,
+        version=inference.__package__ and __import__("skinxai").__version__,
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def limit_upload_size(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_upload_bytes:
+            return _error(
+                413, "upload_too_large", f"uploads are limited to {max_upload_bytes // 2**20} MB"
+            )
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return _error(exc.status, exc.code, exc.detail, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return _error(422, "invalid_request", problems or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return _error(500, "internal_error", "an internal error occurred; it has been logged")
+
+    async def read_upload(file: UploadFile) -> bytes:
+        data = await file.read(max_upload_bytes + 1)
+        if len(data) > max_upload_bytes:
+            raise ApiError(
+                413, "upload_too_large", f"uploads are limited to {max_upload_bytes // 2**20} MB"
+            )
+        return data
+
+    async def run_inference(fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return await state["queue"].run(fn, *args)
+        except NotAnImageError as exc:
+            raise ApiError(415, exc.code, str(exc)) from None
+        except ImageInputError as exc:
+            raise ApiError(422, exc.code, str(exc)) from None
+        except ValueError as exc:
+            raise ApiError(422, "invalid_request", str(exc)) from None
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", "model_version": state["model"].config.version}
+
+    @app.get("/api/v1/model")
+    async def model_info() -> dict:
+        return state["summary"]
+
+    @app.post("/api/v1/predict")
+    async def predict(
+        file: Annotated[UploadFile, File(description="A dermoscopic image.")],
+    ) -> dict:
+        data = await read_upload(file)
+        return await run_inference(inference.prediction, state["model"], data)
+
+    @app.post("/api/v1/explain")
+    async def explain(
+        file: Annotated[UploadFile, File(description="A dermoscopic image.")],
+        methods: Annotated[str, Query(description="Comma-separated CAM-family methods.")] = (
+            "cam,gradcam"
+        ),
+        target: Annotated[
+            str | None, Query(description="benign, malignant, 0 or 1; default: predicted.")
+        ] = None,
+        opacity: Annotated[float, Query(ge=0.0, le=1.0)] = 0.4,
+    ) -> dict:
+        chosen = [m.strip().lower() for m in methods.split(",") if m.strip()]
+        unknown = [m for m in chosen if m not in METHODS]
+        if not chosen or unknown or len(chosen) > 4:
+            raise ApiError(
+                422, "invalid_methods", f"give 1 to 4 of: {', '.join(METHODS)}; unknown: {unknown}"
+            )
+        if "scorecam" in chosen:
+            raise ApiError(422, "invalid_methods", "scorecam is too slow for the API; use the CLI")
+        parsed_target: str | int | None = int(target) if target and target.isdigit() else target
+        data = await read_upload(file)
+        return await run_inference(
+            inference.explanation, state["model"], data, chosen, parsed_target, opacity
+        )
+
+    static = Path(str(resources.files("skinxai.serve") / "static"))
+    app.mount("/", StaticFiles(directory=static, html=True), name="page")
+    return app
