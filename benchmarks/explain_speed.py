@@ -180,7 +180,7 @@ def main() -> None:
             ratio = row.get("ratio_to_pytorch_grad_cam")
             table.add_row(
                 method,
-                f"{row['images_per_second']:.1f}",
+                f"{row['images_per_second']:.3g}",
                 f"{row['ratio_to_plain_inference']:.3f}",
                 f"{ratio:.2f}" if ratio else "",
                 f"{row['peak_memory_mib']:.0f}",

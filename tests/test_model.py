@@ -132,3 +132,14 @@ def test_load_model_api(tmp_path: Path) -> None:
     path = save_model(SkinClassifier(pretrained=False), tmp_path / "m")
     assert isinstance(skinxai.load_model(str(path)), SkinClassifier)
     assert isinstance(skinxai.load_model(), SkinClassifier)
+
+
+def test_without_a_shipped_model_the_head_is_untrained_but_reproducible(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import skinxai.model as model_module
+
+    monkeypatch.setattr(model_module, "default_model_path", lambda: tmp_path / "none.safetensors")
+    first, second = model_module.load_default_model(), model_module.load_default_model()
+    assert not first.config.trained
+    torch.testing.assert_close(first.classifier.weight, second.classifier.weight)

@@ -22,6 +22,11 @@ console = Console()
 errors = Console(stderr=True)
 
 
+ModelOption = Annotated[
+    Path | None, typer.Option("--model", help="Model weights (.safetensors); default: shipped.")
+]
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one readable error line and return the exit to raise."""
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
@@ -37,17 +42,9 @@ def _load(model_path: Path | None):
         raise fail(str(exc)) from None
 
 
-@app.command()
-def predict(
-    paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.")],
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model weights (.safetensors).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 32,
-) -> None:
-    """Diagnose each image: label and P(malignant). Exits 1 if any input failed."""
-    from skinxai.predict import expand_inputs, predict_files
+def _image_files(paths: list[Path]) -> list[Path]:
+    """Files as given and the images inside folders; a readable error if there are none."""
+    from skinxai.predict import expand_inputs
 
     try:
         files = expand_inputs(paths)
@@ -55,6 +52,20 @@ def predict(
         raise fail(str(exc)) from None
     if not files:
         raise fail("no image files found in the given paths")
+    return files
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.")],
+    model: ModelOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 32,
+) -> None:
+    """Diagnose each image: label and P(malignant). Exits 1 if any input failed."""
+    from skinxai.predict import predict_files
+
+    files = _image_files(paths)
     classifier = _load(model)
     if not classifier.config.trained:
         errors.print(
@@ -99,9 +110,7 @@ def explain(
     out: Annotated[Path, typer.Option(help="Folder for figures and explanations.json.")] = Path(
         "out/explain"
     ),
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model weights (.safetensors).")
-    ] = None,
+    model: ModelOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=512)] = 16,
     workers: Annotated[int, typer.Option(min=0, max=32, help="DataLoader workers.")] = 0,
     opacity: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.4,
@@ -109,7 +118,6 @@ def explain(
     """Explain each image with CAM-family maps: a three-panel PNG per image + an index."""
     from skinxai.explain import METHODS
     from skinxai.explain.batch import explain_files
-    from skinxai.predict import expand_inputs
 
     methods = [m.strip().lower() for m in method.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
@@ -118,12 +126,7 @@ def explain(
             f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}"
         )
     chosen_target: int | str | None = int(target) if target and target.isdigit() else target
-    try:
-        files = expand_inputs(paths)
-    except FileNotFoundError as exc:
-        raise fail(str(exc)) from None
-    if not files:
-        raise fail("no image files found in the given paths")
+    files = _image_files(paths)
     classifier = _load(model)
     rows = []
     with Progress(
@@ -345,9 +348,7 @@ def train(
 def evaluate(
     data: Annotated[str, typer.Option(help="Folder-per-class DIR, or ham10000:test etc.")],
     out: Annotated[Path, typer.Option(help="Folder for the report files.")],
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model weights (.safetensors).")
-    ] = None,
+    model: ModelOption = None,
     exclude_near_duplicates_of: Annotated[
         list[str] | None,
         typer.Option(help="Drop test images with a near-duplicate in this set (repeatable)."),
@@ -357,6 +358,7 @@ def evaluate(
     """Score a model on a labelled set: metrics.json, report.md, confusion matrix, ROC, PR."""
     from skinxai.evaluation import evaluate as run_evaluation
     from skinxai.io import ImageInputError
+    from skinxai.metrics.classification import REPORTED_METRICS
 
     classifier = _load(model)
     try:
@@ -373,18 +375,7 @@ def evaluate(
     table = Table(title=f"{data}: {metrics['n']} images, model {classifier.config.version}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in (
-        "accuracy",
-        "balanced_accuracy",
-        "auroc",
-        "auc_pr",
-        "f1",
-        "mcc",
-        "precision",
-        "sensitivity",
-        "specificity",
-        "sensitivity_at_specificity_0.80",
-    ):
+    for key in REPORTED_METRICS:
         value = metrics[key]
         table.add_row(key, "n/a" if value is None else f"{value:.4f}")
     console.print(table)
@@ -395,9 +386,7 @@ def evaluate(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Model weights (.safetensors).")
-    ] = None,
+    model: ModelOption = None,
     max_upload_mb: Annotated[int, typer.Option(min=1, max=200)] = 20,
     queue: Annotated[int, typer.Option(min=1, max=256, help="Requests waiting or running.")] = 3,
     workers: Annotated[int, typer.Option(min=1, max=8, help="Inference threads.")] = 1,

@@ -16,7 +16,7 @@ from skinxai.data.cache import decode_images
 from skinxai.data.folder import LabelledImage
 from skinxai.data.specs import resolve_paths, resolve_spec
 from skinxai.evaluation import figures
-from skinxai.metrics.classification import classification_metrics
+from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
 from skinxai.model import SkinClassifier
 from skinxai.preprocessing import normalize
 
@@ -85,18 +85,7 @@ def _report_markdown(
     if excluded:
         lines.append(f"Dropped {dropped} near-duplicates of {', '.join(excluded)} before scoring.")
     lines += ["", "| metric | value |", "|---|---|"]
-    for key in (
-        "accuracy",
-        "balanced_accuracy",
-        "auroc",
-        "auc_pr",
-        "f1",
-        "mcc",
-        "precision",
-        "sensitivity",
-        "specificity",
-        "sensitivity_at_specificity_0.80",
-    ):
+    for key in REPORTED_METRICS:
         value = metrics[key]
         lines.append(f"| {key} | {value:.4f} |" if value is not None else f"| {key} | n/a |")
     lines += [

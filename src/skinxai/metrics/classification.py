@@ -7,6 +7,20 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn import metrics
 
+# The scalar metrics every report shows, in this order.
+REPORTED_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "balanced_accuracy",
+    "auroc",
+    "auc_pr",
+    "f1",
+    "mcc",
+    "precision",
+    "sensitivity",
+    "specificity",
+    "sensitivity_at_specificity_0.80",
+)
+
 
 def sensitivity_at_specificity(labels: np.ndarray, scores: np.ndarray, specificity: float) -> float:
     """The highest sensitivity among ROC operating points with specificity >= ``specificity``."""

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import skinxai
 from skinxai.explain import METHODS
 from skinxai.io import ImageInputError, NotAnImageError
 from skinxai.model import SkinClassifier, default_model_path, load_default_model, load_model_file
@@ -103,7 +104,7 @@ def create_app(
         title="skinxai",
         summary="Benign/malignant skin-lesion classification with CAM-family explanations. "
         + INTENDED_USE,
-        version=inference.__package__ and __import__("skinxai").__version__,
+        version=skinxai.__version__,
         lifespan=lifespan,
     )
 
