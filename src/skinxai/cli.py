@@ -1,4 +1,4 @@
-"""The ``skinxai`` command: predict, audit, and data-set housekeeping."""
+"""The ``skinxai`` command: predict, explain, evaluate, train, curate, audit, serve."""
 
 from __future__ import annotations
 
