@@ -113,7 +113,6 @@ class _ForwardPass:
 
     activations: torch.Tensor
     logits: torch.Tensor
-    forward_from_input: Any
 
     def gradients(self, targets: torch.Tensor) -> torch.Tensor:
         score = self.logits.gather(1, targets[:, None]).sum()
@@ -138,14 +137,14 @@ def _forward(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> _Forw
         features = features.detach().requires_grad_(True)
         with torch.enable_grad():
             logits = model.head(features)
-        return _ForwardPass(features, logits, model)
+        return _ForwardPass(features, logits)
     module = find_layer(model, layer)
     with capture_layer(module) as captured, torch.enable_grad():
         logits = model(inputs)
         activations = captured.output
     if activations is None:
         raise ValueError(f"layer {layer!r} was not used in the forward pass")
-    return _ForwardPass(activations, logits, model)
+    return _ForwardPass(activations, logits)
 
 
 def _to_inputs(model: nn.Module, images: Any) -> torch.Tensor:
