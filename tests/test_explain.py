@@ -380,3 +380,19 @@ def test_scorecam_trace_cache_follows_the_weights() -> None:
     assert rebuilt is not first
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(x), net(x), rtol=1e-4, atol=1e-5)
+
+
+def test_several_methods_share_one_forward_pass(default_model, lesion_batch) -> None:
+    from skinxai.explain import explain_methods
+
+    calls = []
+    handle = default_model.backbone.conv_stem.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        together = explain_methods(default_model, lesion_batch, ["cam", "gradcam", "layercam"], 1)
+    finally:
+        handle.remove()
+    assert list(together) == ["cam", "gradcam", "layercam"] and len(calls) == 1
+    for method, result in together.items():
+        torch.testing.assert_close(
+            result.maps, explain(default_model, lesion_batch, method, 1).maps
+        )

@@ -5,6 +5,8 @@ from skinxai.explain.core import (
     Explanation,
     explain,
     explain_all_classes,
+    explain_grid,
+    explain_methods,
     explain_targets,
     normalise_maps,
 )
@@ -14,6 +16,8 @@ __all__ = [
     "Explanation",
     "explain",
     "explain_all_classes",
+    "explain_grid",
+    "explain_methods",
     "explain_targets",
     "normalise_maps",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from skinxai.explain.core import explain
+from skinxai.explain.core import explain_methods
 from skinxai.explain.render import input_image, three_panels
 from skinxai.io import ImageInputError, load_image
 from skinxai.model import SkinClassifier
@@ -84,9 +84,7 @@ def explain_files(
                 yield ExplainedFile(file=str(paths[index]), error=error)
         if good:
             batch = torch.stack([t for _, t in good])
-            explanations = {
-                m: explain(model, batch, m, target=target, layer=layer) for m in methods
-            }
+            explanations = explain_methods(model, batch, methods, target, layer)
             first = next(iter(explanations.values()))
             for row, (index, _) in enumerate(good):
                 path = paths[index]

@@ -44,7 +44,8 @@ TargetSpec = int | str | Sequence[int | str] | torch.Tensor | None
 class Explanation:
     """Maps for a batch: ``maps`` (B, H, W) in [0, 1] at the input resolution; ``raw`` before
     normalisation, on the feature grid (B, h, w) or, for guided methods, the input gradient
-    (B, 3, H, W); ``probs`` (B, K); ``targets`` (B,); ``inputs`` the preprocessed batch."""
+    (B, 3, H, W); ``probs`` (B, K, temperature-scaled as in ``predict_proba``); ``targets``
+    (B,); ``inputs`` the preprocessed batch."""
 
     method: str
     maps: torch.Tensor
@@ -69,6 +70,12 @@ def normalise_maps(raw: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     low = flat.min(dim=1).values[:, None, None]
     high = flat.max(dim=1).values[:, None, None]
     return (up - low) / (high - low + 1e-7)
+
+
+def _temperature(model: nn.Module) -> float:
+    """The model's calibration temperature (1 for models without a config)."""
+    config = getattr(model, "config", None)
+    return float(config.temperature) if config is not None else 1.0
 
 
 def _class_names(model: nn.Module) -> tuple[str, ...] | None:
@@ -204,6 +211,42 @@ def _guided(
     return gradient, (saliency - low) / (high - low + 1e-7)
 
 
+def explain_grid(
+    model: nn.Module,
+    images: Any,
+    methods: Sequence[str] = ("gradcam",),
+    targets: Sequence[TargetSpec] = (None,),
+    layer: str | None = None,
+) -> dict[tuple[str, int], Explanation]:
+    """Every (method, target) pair from one forward pass, keyed by (method, target position)."""
+    methods = [m.lower() for m in methods]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    was_training = model.training
+    model.eval()
+    try:
+        inputs = _to_inputs(model, images)
+        forward = _forward(model, inputs, layer)
+        probs = torch.softmax(forward.logits.detach().float() / _temperature(model), dim=1)
+        chosen = [resolve_targets(t, forward.logits.detach(), model) for t in targets]
+        cache: dict[str, torch.Tensor] = {}
+        results = {}
+        for method in methods:
+            for position, target_index in enumerate(chosen):
+                if method.startswith("guided"):
+                    raw, maps = _guided(method, model, forward, inputs, target_index)
+                else:
+                    raw = _raw_maps(method, model, forward, inputs, target_index, layer, cache)
+                    maps = normalise_maps(raw, tuple(inputs.shape[-2:]))
+                results[(method, position)] = Explanation(
+                    method, maps.detach(), raw.detach(), probs, target_index, inputs.detach(), layer
+                )
+        return results
+    finally:
+        model.train(was_training)
+
+
 def explain_targets(
     model: nn.Module,
     images: Any,
@@ -212,32 +255,20 @@ def explain_targets(
     layer: str | None = None,
 ) -> list[Explanation]:
     """One forward pass, one :class:`Explanation` per entry of ``targets``."""
-    method = method.lower()
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    was_training = model.training
-    model.eval()
-    try:
-        inputs = _to_inputs(model, images)
-        forward = _forward(model, inputs, layer)
-        probs = torch.softmax(forward.logits.detach().float(), dim=1)
-        cache: dict[str, torch.Tensor] = {}
-        results = []
-        for target in targets:
-            chosen = resolve_targets(target, forward.logits.detach(), model)
-            if method.startswith("guided"):
-                raw, maps = _guided(method, model, forward, inputs, chosen)
-            else:
-                raw = _raw_maps(method, model, forward, inputs, chosen, layer, cache)
-                maps = normalise_maps(raw, tuple(inputs.shape[-2:]))
-            results.append(
-                Explanation(
-                    method, maps.detach(), raw.detach(), probs, chosen, inputs.detach(), layer
-                )
-            )
-        return results
-    finally:
-        model.train(was_training)
+    grid = explain_grid(model, images, (method,), targets, layer)
+    return [grid[(method.lower(), position)] for position in range(len(targets))]
+
+
+def explain_methods(
+    model: nn.Module,
+    images: Any,
+    methods: Sequence[str],
+    target: TargetSpec = None,
+    layer: str | None = None,
+) -> dict[str, Explanation]:
+    """Several methods for one target from one forward pass, keyed by method."""
+    grid = explain_grid(model, images, methods, (target,), layer)
+    return {method: grid[(method, 0)] for method, _ in grid}
 
 
 def explain(

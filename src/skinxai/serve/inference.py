@@ -6,9 +6,10 @@ import base64
 import io
 
 import numpy as np
+import torch
 from PIL import Image
 
-from skinxai.explain import explain_targets
+from skinxai.explain import explain_methods
 from skinxai.explain.render import heatmap, input_image, overlay
 from skinxai.io import load_image
 from skinxai.model import SkinClassifier
@@ -24,7 +25,13 @@ def _png_base64(array: np.ndarray) -> str:
 
 def prediction(model: SkinClassifier, data: bytes) -> dict:
     """Label, per-class probabilities and model version for one uploaded image."""
-    probs = model.predict_proba(load_image(data, max_pixels=MAX_PIXELS))[0]
+    return _prediction_fields(
+        model, model.predict_proba(load_image(data, max_pixels=MAX_PIXELS))[0]
+    )
+
+
+def _prediction_fields(model: SkinClassifier, probs: torch.Tensor) -> dict:
+    """The JSON fields of a prediction from one image's class probabilities."""
     names = model.config.class_names
     p_malignant = float(probs[1])
     return {
@@ -40,13 +47,12 @@ def explanation(
 ) -> dict:
     """The prediction plus, per method, a heat map and an overlay (PNG, base64) and the raw
     low-resolution map as numbers."""
-    image = load_image(data, max_pixels=MAX_PIXELS)
-    result = prediction(model, data)
-    batch = model.to_batch(image)
+    batch = model.to_batch(load_image(data, max_pixels=MAX_PIXELS))
+    explanations = explain_methods(model, batch, methods, target)
+    result = _prediction_fields(model, next(iter(explanations.values())).probs[0])
     picture = input_image(batch, 0, model.config.mean, model.config.std)
     maps = {}
-    for method in methods:
-        explained = explain_targets(model, batch, method, (target,))[0]
+    for method, explained in explanations.items():
         heat = explained.maps[0]
         raw = explained.raw[0]
         maps[method] = {
