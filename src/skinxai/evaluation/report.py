@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from skinxai.classes import MALIGNANT
 from skinxai.data.audit import DEFAULT_THRESHOLD, find_near_duplicates
@@ -43,16 +42,12 @@ def predict_p_malignant(
     model: SkinClassifier, samples: list[LabelledImage], batch_size: int = 64
 ) -> np.ndarray:
     """P(malignant) for each sample, decoding in parallel and batching the forward pass."""
-    model.eval()
     scores = []
     for start in range(0, len(samples), batch_size):
         chunk = [s.path for s in samples[start : start + batch_size]]
         decoded = decode_images(chunk, model.config.input_size)  # threads: outside inference mode
-        with torch.inference_mode():
-            batch = normalize(decoded, model.config.mean, model.config.std)
-            logits = model(batch.to(model.device)).float()
-        probs = torch.softmax(logits / model.config.temperature, dim=1)
-        scores.append(probs[:, MALIGNANT].cpu().numpy())
+        batch = normalize(decoded, model.config.mean, model.config.std)
+        scores.append(model.predict_proba(batch)[:, MALIGNANT].numpy())
     return np.concatenate(scores) if scores else np.zeros(0)
 
 

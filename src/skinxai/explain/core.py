@@ -63,13 +63,18 @@ class Explanation:
         return [(int(i) // width, int(i) % width) for i in flat]
 
 
+def minmax_per_map(maps: torch.Tensor) -> torch.Tensor:
+    """Scale each (H, W) map of a (B, H, W) batch to [0, 1] (pytorch-grad-cam's epsilon)."""
+    flat = maps.flatten(1)
+    low = flat.min(dim=1).values[:, None, None]
+    high = flat.max(dim=1).values[:, None, None]
+    return (maps - low) / (high - low + 1e-7)
+
+
 def normalise_maps(raw: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Upsample (bilinear, half-pixel centres, like cv2.resize) and min-max each map to [0, 1]."""
     up = F.interpolate(raw[:, None].float(), size=size, mode="bilinear", align_corners=False)[:, 0]
-    flat = up.flatten(1)
-    low = flat.min(dim=1).values[:, None, None]
-    high = flat.max(dim=1).values[:, None, None]
-    return (up - low) / (high - low + 1e-7)
+    return minmax_per_map(up)
 
 
 def _temperature(model: nn.Module) -> float:
@@ -205,10 +210,7 @@ def _guided(
             tuple(inputs.shape[-2:]),
         )
         gradient = gradient * cam[:, None]
-    saliency = gradient.abs().amax(dim=1)
-    flat = saliency.flatten(1)
-    low, high = flat.min(1).values[:, None, None], flat.max(1).values[:, None, None]
-    return gradient, (saliency - low) / (high - low + 1e-7)
+    return gradient, minmax_per_map(gradient.abs().amax(dim=1))
 
 
 def explain_grid(
