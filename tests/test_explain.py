@@ -357,6 +357,10 @@ def test_explain_cli(tmp_path: Path, fanconic: Path) -> None:
         assert (out / row["figure"]).is_file()
         assert set(row["methods"]) == {"cam", "gradcam"}
         assert 0 <= row["methods"]["cam"]["peak_row_col"][0] < 224
+        x, y = row["methods"]["cam"]["peak_original_xy"]
+        assert 0 <= x < 224 and 0 <= y < 224  # fanconic photos are 224x224
+        assert row["figure"] in (out / "index.html").read_text()
+    assert str(out / "index.html") in done.stdout.replace("\n", "")
     bad = subprocess.run(
         [sys.executable, "-m", "skinxai.cli", "explain", str(images), "--method", "nope"],
         capture_output=True,

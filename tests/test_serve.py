@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import REPO_ROOT
 from tests.test_io import encode, png_header_only
 
 
@@ -60,7 +61,7 @@ def stop_server(process: subprocess.Popen) -> str:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    process, base = start_server("--max-upload-mb", "1", "--queue", "2")
+    process, base = start_server("--max-upload-mb", "12", "--queue", "2")
     yield base
     stderr = stop_server(process)
     assert "Traceback" not in stderr
@@ -81,6 +82,8 @@ def test_health_model_and_docs(server: str) -> None:
     assert info["class_names"] == ["benign", "malignant"] and info["trained"]
     assert "not a medical device" in info["intended_use"]
     assert "gradcam" in info["methods"] and "Model card" in info["model_card_markdown"]
+    assert set(info["method_descriptions"]) == set(info["methods"])
+    assert "Red marks" in info["what_you_are_looking_at"]
     assert httpx.get(f"{server}/docs").status_code == 200
     assert "/api/v1/explain" in httpx.get(f"{server}/openapi.json").json()["paths"]
 
@@ -146,7 +149,7 @@ def test_unusual_but_valid_images_are_accepted(server: str, image: Image.Image) 
 
 
 def test_upload_limits_and_request_errors(server: str) -> None:
-    too_big = post(server, "/api/v1/predict", b"\xff" * (2 * 2**20))
+    too_big = post(server, "/api/v1/predict", b"\xff" * (13 * 2**20))
     assert too_big.status_code == 413 and too_big.json()["error"] == "upload_too_large"
     missing = httpx.post(f"{server}/api/v1/predict", timeout=30)
     assert missing.status_code == 422 and "error" in missing.json()
@@ -172,22 +175,86 @@ def test_saturation_answers_503_not_errors(server: str, lesion: bytes) -> None:
     assert set(statuses) <= {200, 503} and 200 in statuses and 503 in statuses
 
 
-def test_page_in_chromium(server: str, fanconic: Path, tmp_path: Path) -> None:
+def decode_png(base64_png: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(base64_png)))
+
+
+@pytest.fixture(scope="module")
+def wide_photo(ham_root: Path) -> bytes:
+    """A real HAM10000 lesion as a 765x572 photo (a common dermatoscope frame)."""
+    lesion = Image.open(ham_root / "images" / "ISIC_0024313.jpg")
+    return encode(lesion.resize((765, 572), Image.Resampling.BICUBIC), "JPEG")
+
+
+def test_explain_on_the_photo_as_taken(server: str, wide_photo: bytes) -> None:
+    response = post(
+        server,
+        "/api/v1/explain",
+        wide_photo,
+        methods="cam,gradcam",
+        size="original",
+        both_classes="true",
+        include_overlay="false",
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["original_size"] == body["image_size"] == {"width": 765, "height": 572}
+    assert decode_png(body["image_png"]).size == (765, 572)
+    assert set(body["explanations_by_class"]) == {"benign", "malignant"}
+    for name, maps in body["explanations_by_class"].items():
+        assert {m["target"] for m in maps.values()} == {name}
+    for result in body["explanations"].values():
+        assert result["overlay_png"] is None
+        heat = np.asarray(decode_png(result["heatmap_png"]).convert("RGB"))
+        assert heat.shape == (572, 765, 3)
+        # The peak of the 7x7 grid lands in the same cell of the photo, and the PNG's pixel
+        # there is jet's top colour: the map is aligned with the photo, not with a square.
+        raw = np.array(result["raw"])
+        row, col = np.unravel_index(raw.argmax(), raw.shape)
+        x, y = result["peak_original_xy"]
+        assert col * 765 / 7 <= x < (col + 1) * 765 / 7 and row * 572 / 7 <= y < (row + 1) * 572 / 7
+        red, green, blue = heat[int(y), int(x)]
+        assert red >= 120 and green == blue == 0  # jet's top colour, dark red
+    model_sized = post(server, "/api/v1/explain", wide_photo, methods="gradcam").json()
+    assert decode_png(model_sized["explanations"]["gradcam"]["overlay_png"]).size == (224, 224)
+    bad_size = post(server, "/api/v1/explain", wide_photo, size="huge")
+    assert bad_size.status_code == 422 and bad_size.json()["error"] == "invalid_request"
+
+
+def phone_photo(ham_root: Path) -> bytes:
+    """An 11 MB, 12-megapixel JPEG as a phone takes it: 4032x3024 stored, EXIF 'rotate 90'."""
+    lesion = Image.open(ham_root / "images" / "ISIC_0024313.jpg")
+    big = np.asarray(lesion.resize((4032, 3024), Image.Resampling.BICUBIC)).astype(np.int16)
+    noise = np.random.default_rng(0).integers(-30, 31, big.shape, dtype=np.int16)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(big + noise, 0, 255).astype(np.uint8)).save(
+        buffer, "JPEG", quality=90, subsampling=0, exif=exif.tobytes()
+    )
+    return buffer.getvalue()
+
+
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def test_page_in_chromium(server: str, ham_root: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    image = sorted((fanconic / "test" / "malignant").glob("*.jpg"))[2]
+    photo = tmp_path / "phone.jpg"
+    photo.write_bytes(phone_photo(ham_root))
+    assert photo.stat().st_size > 10 * 2**20
+    screenshots = REPO_ROOT / "out"
+    screenshots.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(server + "/")
@@ -195,13 +262,17 @@ def test_page_in_chromium(server: str, fanconic: Path, tmp_path: Path) -> None:
                 "document.getElementById('model-version').textContent !== 'loading…'"
             )
             assert "not a medical device" in page.inner_text("#intended-use")
-            page.set_input_files("#file-input", str(image))
+            check_keyboard_order(page)
+            page.set_input_files("#file-input", str(photo))
             page.wait_for_selector("#result:not([hidden])", timeout=60_000)
             assert page.inner_text("#label") in ("benign", "malignant")
+            # EXIF says "rotate 90": the photo is 3024x4032 as taken, shown at 768x1024.
+            assert "3024x4032" in page.inner_text("#photo-size")
             for slot in ("cam", "gradcam"):
-                width = page.eval_on_selector(f"#overlay-{slot}", "img => img.naturalWidth")
-                assert width > 0, slot
-            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+                check_heat_panel(page, f"#overlay-{slot}", 768 / 1024)
+            page.screenshot(path=str(screenshots / "test-page-phone-photo.png"), full_page=True)
+            check_controls(page)
+            page.screenshot(path=str(screenshots / "test-page-both-classes.png"), full_page=True)
             page.set_input_files(
                 "#file-input",
                 {"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"not an image"},
@@ -210,4 +281,52 @@ def test_page_in_chromium(server: str, fanconic: Path, tmp_path: Path) -> None:
             assert "not an image" in page.inner_text("#error")
         finally:
             browser.close()
-    assert (tmp_path / "page.png").stat().st_size > 10_000
+    assert (screenshots / "test-page-both-classes.png").stat().st_size > 10_000
+
+
+def check_keyboard_order(page) -> None:
+    """Tab reaches the upload, then the controls, in reading order; every control has a label."""
+    order = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.tagName"))
+    wanted = ["file-input", "method-select", "both-classes", "opacity"]
+    positions = [order.index(control) for control in wanted]
+    assert positions == sorted(positions), order
+    for control in wanted:
+        assert page.evaluate(f"document.getElementById('{control}').labels.length") >= 1, control
+
+
+def check_heat_panel(page, selector: str, aspect: float) -> None:
+    """The heat map is loaded, described for screen readers, and drawn at the photo's aspect
+    ratio exactly over the photo beneath it."""
+    heat = page.locator(selector)
+    size = heat.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert size[0] > 0 and abs(size[0] / size[1] - aspect) < 0.01, (selector, size)
+    assert "heat map of the evidence for" in heat.get_attribute("alt")
+    base = heat.locator("xpath=../img[contains(@class, 'base')]")
+    box, base_box = heat.bounding_box(), base.bounding_box()
+    assert abs(box["width"] / box["height"] - aspect) < 0.02, box
+    for key in ("x", "y", "width", "height"):
+        assert abs(box[key] - base_box[key]) < 1.5, (key, box, base_box)
+
+
+def check_controls(page) -> None:
+    """A third method with its one-line meaning on hover, both classes, opacity."""
+    page.select_option("#method-select", "layercam")
+    page.wait_for_selector("#overlay-layercam", timeout=60_000)
+    assert page.inner_text("#method-help").startswith("LayerCAM:")
+    panel_title = page.locator("#overlay-layercam").evaluate("img => img.closest('figure').title")
+    assert panel_title.startswith("LayerCAM:")
+    page.check("#both-classes")
+    page.wait_for_selector("#overlay-benign-gradcam", timeout=60_000)
+    page.wait_for_selector("#overlay-malignant-layercam", timeout=60_000)
+    headings = page.locator("#groups h3").all_inner_texts()
+    assert [h.split(" (")[0] for h in headings] == [
+        "Evidence for benign",
+        "Evidence for malignant",
+    ]
+    assert page.locator(".colour-bar").count() == 2
+    page.fill("#opacity", "0.8")
+    opacities = page.eval_on_selector_all("img.heat", "imgs => imgs.map(i => i.style.opacity)")
+    assert opacities and set(opacities) == {"0.8"}

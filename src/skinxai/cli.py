@@ -153,12 +153,19 @@ def explain(
                 rows.append(row.__dict__)
         except ValueError as exc:
             raise fail(str(exc)) from None
-    index = out / "explanations.json"
-    index.write_text(json.dumps(rows, indent=2) + "\n")
     failed = sum(r["error"] is not None for r in rows)
-    console.print(f"explained {len(rows) - failed} images with {', '.join(methods)}; wrote {index}")
     if failed:
-        errors.print(f"{failed} of {len(rows)} inputs failed (see {index})", highlight=False)
+        errors.print(
+            f"{failed} of {len(rows)} inputs failed (see {out / 'explanations.json'})",
+            highlight=False,
+        )
+    console.print(
+        f"explained {len(rows) - failed} images with {', '.join(methods)}: figures, "
+        f"explanations.json and a summary page in {out}/ (open {out / 'index.html'})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if failed:
         raise typer.Exit(1)
 
 

@@ -1,21 +1,35 @@
 """Stream a folder of any size through ``explain`` in batches, with per-file errors and flat
-memory: figures and index rows are written as each batch finishes."""
+memory: figures are drawn on the photo as taken, and the index (``explanations.json`` and
+``index.html``) is rewritten atomically as each batch finishes."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from skinxai.explain.core import explain_methods
-from skinxai.explain.render import input_image, three_panels
+from skinxai.explain.core import Explanation, explain_methods, peak_in_original
+from skinxai.explain.index_files import write_index
+from skinxai.explain.render import photo_array, three_panels
 from skinxai.io import ImageInputError, load_image
 from skinxai.model import SkinClassifier
 from skinxai.preprocessing import normalize, to_square_uint8
+
+
+@dataclass
+class _Loaded:
+    """One decoded file: the model's input, the photo for display and its original size."""
+
+    index: int
+    inputs: torch.Tensor | None = None
+    photo: np.ndarray | None = None
+    original_size: tuple[int, int] | None = None  # (width, height)
+    error: str | None = None
 
 
 class _PathDataset(Dataset):
@@ -30,12 +44,13 @@ class _PathDataset(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+    def __getitem__(self, index: int) -> _Loaded:
         try:
-            image = to_square_uint8(load_image(self.paths[index]), self.size)
-            return index, normalize(image, self.mean, self.std), None
+            image = load_image(self.paths[index])
         except ImageInputError as exc:
-            return index, None, str(exc)
+            return _Loaded(index, error=str(exc))
+        inputs = normalize(to_square_uint8(image, self.size), self.mean, self.std)
+        return _Loaded(index, inputs, photo_array(image), image.size)
 
 
 def _collate(items: list) -> list:
@@ -59,6 +74,56 @@ def _figure_name(path: Path) -> str:
     return f"{path.stem}-{digest}.png"
 
 
+def _explain_batch(
+    model: SkinClassifier,
+    loaded: list[_Loaded],
+    paths: Sequence[Path],
+    methods: Sequence[str],
+    out: Path,
+    target: int | str | None,
+    layer: str | None,
+    opacity: float,
+) -> Iterator[ExplainedFile]:
+    """Explain the decoded files of one batch; one figure per file on the photo as taken."""
+    batch = torch.stack([item.inputs for item in loaded])
+    explanations: dict[str, Explanation] = explain_methods(model, batch, methods, target, layer)
+    first = next(iter(explanations.values()))
+    names = model.config.class_names
+    size = model.config.input_size
+    for row, item in enumerate(loaded):
+        path = paths[item.index]
+        predicted = names[int(first.probs[row].argmax())]
+        explained = names[int(first.targets[row])]
+        frame = item.photo.shape[:2]
+        maps = {m: e.map_in_frame(row, frame) for m, e in explanations.items()}
+        figure = out / _figure_name(path)
+        width, height = item.original_size
+        title = (
+            f"{path.name} ({width}x{height}): {predicted} "
+            f"(P(malignant) = {float(first.probs[row, 1]):.3f}); maps for class '{explained}'"
+        )
+        three_panels(item.photo, maps, figure, title, opacity, evidence_for=explained)
+        peaks = {m: e.peak()[row] for m, e in explanations.items()}
+        yield ExplainedFile(
+            file=str(path),
+            label=predicted,
+            probability=float(first.probs[row, 1]),
+            methods={
+                m: {
+                    "target": explained,
+                    "peak_row_col": list(peaks[m]),
+                    "peak_fraction_xy": [
+                        round(peaks[m][1] / size, 4),
+                        round(peaks[m][0] / size, 4),
+                    ],
+                    "peak_original_xy": peak_in_original(maps[m], item.original_size),
+                }
+                for m in methods
+            },
+            figure=figure.name,
+        )
+
+
 def explain_files(
     model: SkinClassifier,
     paths: Sequence[Path],
@@ -71,52 +136,25 @@ def explain_files(
     opacity: float = 0.4,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[ExplainedFile]:
-    """Explain every file, writing ``out/<stem>-<hash>.png`` (three panels per method)."""
+    """Explain every file, writing ``out/<stem>-<hash>.png`` (three panels per method) and,
+    after every batch, an index of the rows so far (an earlier run's index is replaced)."""
     out.mkdir(parents=True, exist_ok=True)
     loader = DataLoader(
         _PathDataset(paths, model), batch_size=batch_size, num_workers=workers, collate_fn=_collate
     )
-    names = model.config.class_names
+    rows: list[dict] = []
+    write_index(out, rows, methods, model.config.version)
     for items in loader:
-        good = [(i, t) for i, t, error in items if error is None]
-        for index, _, error in items:
-            if error is not None:
-                yield ExplainedFile(file=str(paths[index]), error=error)
-        if good:
-            batch = torch.stack([t for _, t in good])
-            explanations = explain_methods(model, batch, methods, target, layer)
-            first = next(iter(explanations.values()))
-            for row, (index, _) in enumerate(good):
-                path = paths[index]
-                predicted = int(first.probs[row].argmax())
-                target_index = int(first.targets[row])
-                peaks = {m: e.peak()[row] for m, e in explanations.items()}
-                image = input_image(batch, row, model.config.mean, model.config.std)
-                figure = out / _figure_name(path)
-                title = (
-                    f"{path.name}: {names[predicted]} "
-                    f"(P(malignant) = {float(first.probs[row, 1]):.3f}); "
-                    f"maps for class '{names[target_index]}'"
-                )
-                three_panels(
-                    image, {m: e.maps[row] for m, e in explanations.items()}, figure, title, opacity
-                )
-                yield ExplainedFile(
-                    file=str(path),
-                    label=names[predicted],
-                    probability=float(first.probs[row, 1]),
-                    methods={
-                        m: {
-                            "target": names[target_index],
-                            "peak_row_col": list(peaks[m]),
-                            "peak_fraction_xy": [
-                                round(peaks[m][1] / image.shape[1], 4),
-                                round(peaks[m][0] / image.shape[0], 4),
-                            ],
-                        }
-                        for m in methods
-                    },
-                    figure=figure.name,
-                )
+        good = [item for item in items if item.error is None]
+        explained = _explain_batch(model, good, paths, methods, out, target, layer, opacity)
+        produced = [
+            next(explained)
+            if item.error is None
+            else ExplainedFile(file=str(paths[item.index]), error=item.error)
+            for item in items
+        ]
+        rows += [asdict(row) for row in produced]
+        write_index(out, rows, methods, model.config.version)
+        yield from produced
         if progress:
             progress(len(items))

@@ -62,6 +62,25 @@ class Explanation:
         width = self.maps.shape[-1]
         return [(int(i) // width, int(i) % width) for i in flat]
 
+    def map_in_frame(self, index: int, size: tuple[int, int]) -> torch.Tensor:
+        """Image ``index``'s map in [0, 1] upsampled to ``size`` = (H, W), e.g. the photo as
+        taken. The input is a resize of the whole photo, so the feature grid maps exactly onto
+        its frame: the raw map is upsampled straight from the grid, not from the square."""
+        if self.raw.dim() == 3:
+            return normalise_maps(self.raw[index : index + 1], size)[0]
+        return normalise_maps(self.maps[index : index + 1], size)[0]
+
+
+def peak_in_original(heat: torch.Tensor, original_size: tuple[int, int]) -> list[float]:
+    """(x, y) of the maximum of a map (H, W) covering a whole photo, in that photo's pixels
+    (``original_size`` = (width, height)), at the centre of the peak's pixel."""
+    height, width = heat.shape
+    row, col = divmod(int(heat.flatten().argmax()), width)
+    return [
+        round((col + 0.5) * original_size[0] / width, 1),
+        round((row + 0.5) * original_size[1] / height, 1),
+    ]
+
 
 def minmax_per_map(maps: torch.Tensor) -> torch.Tensor:
     """Scale each (H, W) map of a (B, H, W) batch to [0, 1] (pytorch-grad-cam's epsilon)."""

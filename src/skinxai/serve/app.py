@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import skinxai
 from skinxai.explain import METHODS
+from skinxai.explain.descriptions import METHOD_DESCRIPTIONS, WHAT_YOU_ARE_LOOKING_AT
 from skinxai.io import ImageInputError, NotAnImageError
 from skinxai.model import SkinClassifier, default_model_path, load_default_model, load_model_file
 from skinxai.serve import inference
@@ -78,35 +79,15 @@ def _model_summary(model: SkinClassifier, model_path: Path | None) -> dict:
         "temperature": config.temperature,
         "trained": config.trained,
         "methods": list(METHODS),
+        "method_descriptions": {m: METHOD_DESCRIPTIONS[m] for m in METHODS},
+        "what_you_are_looking_at": WHAT_YOU_ARE_LOOKING_AT,
         "intended_use": INTENDED_USE,
         "model_card_markdown": card,
     }
 
 
-def create_app(
-    model_path: str | Path | None = None,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
-    queue_capacity: int = 3,
-    workers: int = 1,
-) -> FastAPI:
-    """Build the app; the model loads once at start-up."""
-    state: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        state["model"] = load_model_file(model_path) if model_path else load_default_model()
-        state["summary"] = _model_summary(state["model"], Path(model_path) if model_path else None)
-        state["queue"] = InferenceQueue(queue_capacity, workers)
-        yield
-        state["queue"].executor.shutdown(wait=False, cancel_futures=True)
-
-    app = FastAPI(
-        title="skinxai",
-        summary="Benign/malignant skin-lesion classification with CAM-family explanations. "
-        + INTENDED_USE,
-        version=skinxai.__version__,
-        lifespan=lifespan,
-    )
+def _install_upload_limit(app: FastAPI, max_upload_bytes: int) -> None:
+    """Refuse a declared body over the limit before reading it (413)."""
 
     @app.middleware("http")
     async def limit_upload_size(request: Request, call_next):
@@ -116,6 +97,10 @@ def create_app(
                 413, "upload_too_large", f"uploads are limited to {max_upload_bytes // 2**20} MB"
             )
         return await call_next(request)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error becomes ``{"error": code, "detail": reason}``; none carries a traceback."""
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -138,6 +123,24 @@ def create_app(
         logger.exception("unhandled error", exc_info=exc)
         return _error(500, "internal_error", "an internal error occurred; it has been logged")
 
+
+def _chosen_methods(methods: str) -> list[str]:
+    """The comma-separated ``methods`` query as a list the API serves (1 to 4, no Score-CAM)."""
+    chosen = [m.strip().lower() for m in methods.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in METHODS]
+    if not chosen or unknown or len(chosen) > 4:
+        raise ApiError(
+            422, "invalid_methods", f"give 1 to 4 of: {', '.join(METHODS)}; unknown: {unknown}"
+        )
+    if "scorecam" in chosen:
+        raise ApiError(422, "invalid_methods", "scorecam is too slow for the API; use the CLI")
+    return chosen
+
+
+def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
+    """/healthz and /api/v1/*: model summary, predict, explain."""
+    router = APIRouter()
+
     async def read_upload(file: UploadFile) -> bytes:
         data = await file.read(max_upload_bytes + 1)
         if len(data) > max_upload_bytes:
@@ -156,22 +159,22 @@ def create_app(
         except ValueError as exc:
             raise ApiError(422, "invalid_request", str(exc)) from None
 
-    @app.get("/healthz")
+    @router.get("/healthz")
     async def healthz() -> dict:
         return {"status": "ok", "model_version": state["model"].config.version}
 
-    @app.get("/api/v1/model")
+    @router.get("/api/v1/model")
     async def model_info() -> dict:
         return state["summary"]
 
-    @app.post("/api/v1/predict")
+    @router.post("/api/v1/predict")
     async def predict(
         file: Annotated[UploadFile, File(description="A dermoscopic image.")],
     ) -> dict:
         data = await read_upload(file)
         return await run_inference(inference.prediction, state["model"], data)
 
-    @app.post("/api/v1/explain")
+    @router.post("/api/v1/explain")
     async def explain(
         file: Annotated[UploadFile, File(description="A dermoscopic image.")],
         methods: Annotated[str, Query(description="Comma-separated CAM-family methods.")] = (
@@ -181,21 +184,66 @@ def create_app(
             str | None, Query(description="benign, malignant, 0 or 1; default: predicted.")
         ] = None,
         opacity: Annotated[float, Query(ge=0.0, le=1.0)] = 0.4,
+        size: Annotated[
+            Literal["model", "original"],
+            Query(
+                description="model: the model's square input; original: the photo as taken "
+                "(its aspect ratio, long side at most 1024 px)."
+            ),
+        ] = "model",
+        both_classes: Annotated[
+            bool, Query(description="Also return every class's maps (explanations_by_class).")
+        ] = False,
+        include_overlay: Annotated[
+            bool, Query(description="Return blended overlays (false: heat maps only).")
+        ] = True,
     ) -> dict:
-        chosen = [m.strip().lower() for m in methods.split(",") if m.strip()]
-        unknown = [m for m in chosen if m not in METHODS]
-        if not chosen or unknown or len(chosen) > 4:
-            raise ApiError(
-                422, "invalid_methods", f"give 1 to 4 of: {', '.join(METHODS)}; unknown: {unknown}"
-            )
-        if "scorecam" in chosen:
-            raise ApiError(422, "invalid_methods", "scorecam is too slow for the API; use the CLI")
+        chosen = _chosen_methods(methods)
         parsed_target: str | int | None = int(target) if target and target.isdigit() else target
         data = await read_upload(file)
         return await run_inference(
-            inference.explanation, state["model"], data, chosen, parsed_target, opacity
+            inference.explanation,
+            state["model"],
+            data,
+            chosen,
+            parsed_target,
+            opacity,
+            size,
+            both_classes,
+            include_overlay,
         )
 
+    return router
+
+
+def create_app(
+    model_path: str | Path | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+    queue_capacity: int = 3,
+    workers: int = 1,
+) -> FastAPI:
+    """Build the app; the model loads once at start-up."""
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        state["model"] = load_model_file(model_path) if model_path else load_default_model()
+        state["summary"] = _model_summary(state["model"], Path(model_path) if model_path else None)
+        state["summary"]["max_upload_mb"] = max_upload_bytes / 2**20
+        state["queue"] = InferenceQueue(queue_capacity, workers)
+        yield
+        state["queue"].executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="skinxai",
+        summary="Benign/malignant skin-lesion classification with CAM-family explanations. "
+        + INTENDED_USE,
+        version=skinxai.__version__,
+        lifespan=lifespan,
+    )
+    _install_upload_limit(app, max_upload_bytes)
+    _install_error_handlers(app)
+    app.include_router(_api_routes(state, max_upload_bytes))
     static = Path(str(resources.files("skinxai.serve") / "static"))
     app.mount("/", StaticFiles(directory=static, html=True), name="page")
     return app

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from skinxai.explain import explain_methods
-from skinxai.explain.render import heatmap, input_image, overlay
+from skinxai.explain import Explanation, explain_grid
+from skinxai.explain.core import peak_in_original
+from skinxai.explain.render import heatmap, input_image, overlay, photo_array
 from skinxai.io import load_image
 from skinxai.model import SkinClassifier
 
@@ -42,27 +43,67 @@ def _prediction_fields(model: SkinClassifier, probs: torch.Tensor) -> dict:
     }
 
 
+def _map_fields(
+    model: SkinClassifier,
+    explained: Explanation,
+    picture: np.ndarray,
+    original_size: tuple[int, int],
+    opacity: float,
+    with_overlay: bool,
+) -> dict:
+    """One method's map for one class: PNGs in the frame of ``picture``, peak, raw grid."""
+    heat = explained.map_in_frame(0, picture.shape[:2])
+    raw = explained.raw[0]
+    return {
+        "target": model.config.class_names[int(explained.targets[0])],
+        "overlay_png": _png_base64(overlay(picture, heat, opacity)) if with_overlay else None,
+        "heatmap_png": _png_base64(heatmap(heat)),
+        "peak_row_col": list(explained.peak()[0]),
+        "peak_original_xy": peak_in_original(heat, original_size),
+        "raw_shape": list(raw.shape),
+        "raw": raw.float().cpu().numpy().round(6).tolist() if raw.dim() == 2 else None,
+    }
+
+
 def explanation(
-    model: SkinClassifier, data: bytes, methods: list[str], target: str | int | None, opacity: float
+    model: SkinClassifier,
+    data: bytes,
+    methods: list[str],
+    target: str | int | None,
+    opacity: float,
+    size: str = "model",
+    both_classes: bool = False,
+    with_overlay: bool = True,
 ) -> dict:
     """The prediction plus, per method, a heat map and an overlay (PNG, base64) and the raw
-    low-resolution map as numbers."""
-    batch = model.to_batch(load_image(data, max_pixels=MAX_PIXELS))
-    explanations = explain_methods(model, batch, methods, target)
-    result = _prediction_fields(model, next(iter(explanations.values())).probs[0])
-    picture = input_image(batch, 0, model.config.mean, model.config.std)
-    maps = {}
-    for method, explained in explanations.items():
-        heat = explained.maps[0]
-        raw = explained.raw[0]
-        maps[method] = {
-            "target": model.config.class_names[int(explained.targets[0])],
-            "overlay_png": _png_base64(overlay(picture, heat, opacity)),
-            "heatmap_png": _png_base64(heatmap(heat)),
-            "peak_row_col": list(explained.peak()[0]),
-            "raw_shape": list(raw.shape),
-            "raw": raw.float().cpu().numpy().round(6).tolist() if raw.dim() == 2 else None,
+    low-resolution map as numbers. ``size="original"`` draws them on the photo as taken (its
+    own aspect ratio, long side at most 1024 px) instead of the model's square input;
+    ``both_classes`` adds every class's maps under ``explanations_by_class``."""
+    image = load_image(data, max_pixels=MAX_PIXELS)
+    batch = model.to_batch(image)
+    names = model.config.class_names
+    targets = [target, *range(len(names))] if both_classes else [target]
+    grid = explain_grid(model, batch, methods, targets)
+    result = _prediction_fields(model, grid[(methods[0], 0)].probs[0])
+    if size == "original":
+        picture = photo_array(image)
+    else:
+        picture = input_image(batch, 0, model.config.mean, model.config.std)
+
+    def maps_for(position: int) -> dict:
+        return {
+            method: _map_fields(
+                model, grid[(method, position)], picture, image.size, opacity, with_overlay
+            )
+            for method in methods
         }
+
     result["image_png"] = _png_base64(picture)
-    result["explanations"] = maps
+    result["image_size"] = {"width": picture.shape[1], "height": picture.shape[0]}
+    result["original_size"] = {"width": image.width, "height": image.height}
+    result["explanations"] = maps_for(0)
+    if both_classes:
+        result["explanations_by_class"] = {
+            name: maps_for(position + 1) for position, name in enumerate(names)
+        }
     return result

@@ -1,14 +1,22 @@
-// skinxai page: upload an image, show the diagnosis and CAM-family overlays. No build step.
+// skinxai page: upload an image, show the diagnosis and CAM-family maps over the photo as it
+// was taken. No build step, no CDN.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const METHODS_SHOWN = ["cam", "gradcam"];
+const METHOD_NAMES = {
+  cam: "CAM", gradcam: "Grad-CAM", "gradcam++": "Grad-CAM++", hirescam: "HiResCAM",
+  xgradcam: "XGrad-CAM", layercam: "LayerCAM", eigencam: "Eigen-CAM", scorecam: "Score-CAM",
+  "guided-backprop": "Guided backprop", "guided-gradcam": "Guided Grad-CAM",
+};
+let descriptions = {};
 let lastFile = null;
+let lastResult = null;
 
 function showError(message) {
   $("error").textContent = message;
   $("error").hidden = false;
-  $("status").hidden = true;
+  $("status").textContent = "";
 }
 
 async function fetchJson(url, options) {
@@ -22,11 +30,23 @@ async function fetchJson(url, options) {
   return body;
 }
 
+function displayName(method) {
+  return METHOD_NAMES[method] || method;
+}
+
+function showMethodHelp() {
+  const method = $("method-select").value;
+  $("method-help").textContent = method ? descriptions[method] || "" : "No third method.";
+}
+
 async function loadModelInfo() {
   try {
     const info = await fetchJson("/api/v1/model");
+    descriptions = info.method_descriptions || {};
     $("model-version").textContent = info.version + (info.trained ? "" : " (untrained head)");
     $("intended-use").textContent = info.intended_use;
+    $("what-you-see").textContent = info.what_you_are_looking_at || "";
+    if (info.max_upload_mb) $("upload-limit").textContent = Math.floor(info.max_upload_mb);
     const select = $("method-select");
     const none = document.createElement("option");
     none.value = ""; none.textContent = "(none)";
@@ -34,54 +54,134 @@ async function loadModelInfo() {
     for (const method of info.methods) {
       if (METHODS_SHOWN.includes(method) || method === "scorecam") continue;
       const option = document.createElement("option");
-      option.value = method; option.textContent = method;
+      option.value = method;
+      option.textContent = displayName(method);
+      option.title = descriptions[method] || "";
       select.appendChild(option);
     }
+    showMethodHelp();
   } catch (error) {
     showError(`Cannot reach the model: ${error.message}`);
   }
 }
 
-function setOverlay(slot, png) {
-  $(`base-${slot}`).src = "data:image/png;base64," + imageBase64;
-  $(`overlay-${slot}`).src = "data:image/png;base64," + png;
+function pngSource(base64) {
+  return "data:image/png;base64," + base64;
 }
 
-let imageBase64 = null;
+function figure(id, caption, description, baseAlt, heat, heatAlt) {
+  // One panel: the photo with (optionally) a heat map stacked on it at the same frame.
+  const element = document.createElement("figure");
+  element.className = "panel";
+  if (description) element.title = description;
+  const stack = document.createElement("div");
+  stack.className = "stack";
+  const base = document.createElement("img");
+  base.src = pngSource(lastResult.image_png);
+  base.alt = baseAlt;
+  base.className = "base";
+  stack.appendChild(base);
+  if (heat) {
+    const overlay = document.createElement("img");
+    overlay.id = id;
+    overlay.src = pngSource(heat);
+    overlay.alt = heatAlt;
+    overlay.className = "heat";
+    stack.appendChild(overlay);
+  }
+  element.appendChild(stack);
+  const text = document.createElement("figcaption");
+  text.textContent = caption;
+  element.appendChild(text);
+  return element;
+}
+
+function colourBar(className) {
+  const legend = document.createElement("div");
+  legend.className = "colour-bar";
+  legend.setAttribute("role", "img");
+  legend.setAttribute("aria-label",
+    `Colour scale: blue is low and red is high evidence for ${className}, scaled per image`);
+  legend.innerHTML = '<span>low</span><span class="gradient"></span><span>high</span>';
+  const label = document.createElement("span");
+  label.className = "colour-bar-label";
+  label.textContent = `evidence for ${className} (scaled per image)`;
+  legend.appendChild(label);
+  return legend;
+}
+
+function group(heading, maps, idPrefix, withPhoto) {
+  // A heading, a colour bar, the photo (first group only) and one panel per method, all for
+  // one explained class.
+  const section = document.createElement("section");
+  section.className = "group";
+  const className = maps[Object.keys(maps)[0]].target;
+  const title = document.createElement("h3");
+  title.textContent = heading;
+  section.appendChild(title);
+  section.appendChild(colourBar(className));
+  const panels = document.createElement("div");
+  panels.className = "panels";
+  const size = lastResult.original_size;
+  if (withPhoto) {
+    panels.appendChild(figure(null, `photo (${size.width}x${size.height})`, "",
+      `the uploaded photo, ${size.width} by ${size.height} pixels`, null, null));
+  }
+  for (const [method, result] of Object.entries(maps)) {
+    const name = displayName(method);
+    panels.appendChild(figure(`${idPrefix}${method}`, name, descriptions[method] || "", "",
+      result.heatmap_png, `${name} heat map of the evidence for ${result.target}, over the photo`));
+  }
+  section.appendChild(panels);
+  return section;
+}
+
+function render(result) {
+  lastResult = result;
+  const p = result.probabilities.malignant;
+  $("label").textContent = result.label;
+  $("label").className = `label-${result.label}`;
+  $("p-malignant").textContent = p.toFixed(3);
+  $("threshold").textContent = result.threshold.toFixed(2);
+  $("bar-fill").style.width = `${(p * 100).toFixed(1)}%`;
+  $("bar").setAttribute("aria-valuenow", p.toFixed(3));
+  $("photo-size").textContent =
+    `${result.original_size.width}x${result.original_size.height} pixels`;
+  $("model-version").textContent = result.model_version;
+  const groups = $("groups");
+  groups.replaceChildren();
+  const byClass = result.explanations_by_class;
+  if (byClass) {
+    Object.entries(byClass).forEach(([className, maps], position) => {
+      const note = className === result.label ? " (the predicted class)" : "";
+      groups.appendChild(group(`Evidence for ${className}${note}`, maps,
+        `overlay-${className}-`, position === 0));
+    });
+  } else {
+    const explained = result.explanations[Object.keys(result.explanations)[0]].target;
+    groups.appendChild(group(`Evidence for ${explained} (the predicted class)`,
+      result.explanations, "overlay-", true));
+  }
+  applyOpacity();
+}
 
 async function analyse(file) {
   lastFile = file;
   $("error").hidden = true;
-  $("status").hidden = false;
+  $("status").textContent = `Analysing ${file.name}…`;
   const extra = $("method-select").value;
   const methods = METHODS_SHOWN.concat(extra ? [extra] : []);
+  const query = new URLSearchParams({
+    methods: methods.join(","), size: "original", include_overlay: "false",
+    both_classes: $("both-classes").checked ? "true" : "false",
+  });
   const form = new FormData();
   form.append("file", file, file.name);
   try {
-    const result = await fetchJson(`/api/v1/explain?methods=${methods.join(",")}`, {
-      method: "POST", body: form,
-    });
-    imageBase64 = result.image_png;
-    $("image").src = "data:image/png;base64," + imageBase64;
-    const p = result.probabilities.malignant;
-    $("label").textContent = result.label;
-    $("label").className = `label-${result.label}`;
-    $("p-malignant").textContent = p.toFixed(3);
-    $("threshold").textContent = result.threshold.toFixed(2);
-    $("bar-fill").style.width = `${(p * 100).toFixed(1)}%`;
-    setOverlay("cam", result.explanations.cam.heatmap_png);
-    setOverlay("gradcam", result.explanations.gradcam.heatmap_png);
-    if (extra) {
-      setOverlay("extra", result.explanations[extra].heatmap_png);
-      $("extra-caption").textContent = extra;
-      $("extra-figure").hidden = false;
-    } else {
-      $("extra-figure").hidden = true;
-    }
-    $("model-version").textContent = result.model_version;
+    const result = await fetchJson(`/api/v1/explain?${query}`, { method: "POST", body: form });
+    render(result);
     $("result").hidden = false;
-    $("status").hidden = true;
-    applyOpacity();
+    $("status").textContent = `Analysed ${file.name}: ${result.label}.`;
   } catch (error) {
     $("result").hidden = true;
     showError(`Could not analyse ${file.name}: ${error.message}`);
@@ -90,6 +190,7 @@ async function analyse(file) {
 
 function applyOpacity() {
   const value = $("opacity").value;
+  $("opacity").setAttribute("aria-valuetext", `${Math.round(value * 100)} percent`);
   for (const img of document.querySelectorAll("img.heat")) img.style.opacity = value;
 }
 
@@ -106,7 +207,11 @@ function setUp() {
     if (event.dataTransfer.files.length) analyse(event.dataTransfer.files[0]);
   });
   $("opacity").addEventListener("input", applyOpacity);
-  $("method-select").addEventListener("change", () => { if (lastFile) analyse(lastFile); });
+  $("method-select").addEventListener("change", () => {
+    showMethodHelp();
+    if (lastFile) analyse(lastFile);
+  });
+  $("both-classes").addEventListener("change", () => { if (lastFile) analyse(lastFile); });
   loadModelInfo();
 }
 
