@@ -330,3 +330,70 @@ def check_controls(page) -> None:
     page.fill("#opacity", "0.8")
     opacities = page.eval_on_selector_all("img.heat", "imgs => imgs.map(i => i.style.opacity)")
     assert opacities and set(opacities) == {"0.8"}
+
+
+def test_security_headers_and_trusted_host(server: str) -> None:
+    page = httpx.get(f"{server}/")
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    api = httpx.get(f"{server}/api/v1/model")
+    assert api.headers["cache-control"] == "no-store" and "nosniff" in str(api.headers)
+    error = httpx.get(f"{server}/nope")
+    assert error.headers["x-content-type-options"] == "nosniff"
+    for host in ("attacker.example", "127.0.0.1.attacker.example", "localhost.:80"):
+        spoofed = httpx.get(f"{server}/healthz", headers={"Host": host})
+        assert spoofed.status_code == 400 and spoofed.json()["error"] == "invalid_host", host
+    for host in ("localhost", f"127.0.0.1:{server.rsplit(':', 1)[1]}", "[::1]:8000"):
+        assert httpx.get(f"{server}/healthz", headers={"Host": host}).status_code == 200
+
+
+def test_chunked_upload_is_cut_off_at_the_limit(server: str) -> None:
+    sent = 0
+
+    def body():
+        nonlocal sent
+        boundary = b"--b\r\nContent-Disposition: form-data; name=file; filename=x.jpg\r\n\r\n"
+        yield boundary
+        for _ in range(64):  # up to 64 MiB, far over the 12 MB limit
+            sent += 2**20
+            yield b"\xff" * 2**20
+        yield b"\r\n--b--\r\n"
+
+    response = httpx.post(
+        f"{server}/api/v1/predict",
+        content=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        timeout=60,
+    )
+    assert response.status_code == 413 and response.json()["error"] == "upload_too_large"
+    assert "transfer-encoding" not in response.request.headers or sent <= 64 * 2**20
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_target_must_be_a_class(server: str, lesion: bytes) -> None:
+    for target in ("²", "2", "melanoma", "-1"):
+        response = post(server, "/api/v1/explain", lesion, target=target)
+        assert response.status_code == 422 and response.json()["error"] == "invalid_target"
+    assert post(server, "/api/v1/explain", lesion, target="1").status_code == 200
+
+
+def test_swagger_ui_works_offline_under_the_csp(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            outside = []
+            page.on(
+                "request",
+                lambda r: outside.append(r.url) if not r.url.startswith(server) else None,
+            )
+            page.goto(server + "/docs")
+            page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+            assert "skinxai" in page.inner_text(".swagger-ui .info .title")
+            assert page.locator(".opblock-summary-path").count() >= 4
+            assert [u for u in outside if not u.startswith("data:")] == []
+        finally:
+            browser.close()

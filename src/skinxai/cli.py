@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +33,17 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one readable error line and return the exit to raise."""
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _output_folder(out: Path) -> Path:
+    """Create ``out`` if needed and check that it can be written, or fail with one line."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot create the output folder '{out}': {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise fail(f"the output folder '{out}' is not writable")
+    return out
 
 
 def _load(model_path: Path | None):
@@ -118,6 +131,7 @@ def explain(
     """Explain each image with CAM-family maps: a three-panel PNG per image + an index."""
     from skinxai.explain import METHODS
     from skinxai.explain.batch import explain_files
+    from skinxai.explain.core import parse_target
 
     methods = [m.strip().lower() for m in method.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
@@ -125,9 +139,13 @@ def explain(
         raise fail(
             f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}"
         )
-    chosen_target: int | str | None = int(target) if target and target.isdigit() else target
     files = _image_files(paths)
+    _output_folder(out)
     classifier = _load(model)
+    try:
+        chosen_target = parse_target(target, classifier.config.class_names)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     rows = []
     with Progress(
         TextColumn("explaining"),
@@ -153,6 +171,14 @@ def explain(
                 rows.append(row.__dict__)
         except ValueError as exc:
             raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            errors.print(
+                f"interrupted: {len(rows)} images done; {out / 'explanations.json'} lists "
+                "exactly the figures written",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(130) from None
     failed = sum(r["error"] is not None for r in rows)
     if failed:
         errors.print(
@@ -189,6 +215,8 @@ def audit(
         paths_a, paths_b = list_images(dir_a), list_images(dir_b)
     except FileNotFoundError as exc:
         raise fail(str(exc)) from None
+    if csv_out:
+        _output_folder(csv_out.parent)
     with Progress(
         TextColumn("thumbnails"),
         BarColumn(),
@@ -257,6 +285,7 @@ def curate(
         held_out = [s.path for s in resolve_specs(exclude)]
     except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
+    _output_folder(out.parent)
     report = curate_training_set(train_samples, held_out, threshold, drop_repeats=not keep_repeats)
     write_image_list(report.kept, out)
     details = out.with_suffix(".report.json")
@@ -344,6 +373,7 @@ def train(
         )
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
+    _output_folder(Path(settings.out))
     try:
         model_path = fit(settings, resume=resume)
     except (FileNotFoundError, ImageInputError) as exc:
@@ -367,6 +397,7 @@ def evaluate(
     from skinxai.io import ImageInputError
     from skinxai.metrics.classification import REPORTED_METRICS
 
+    _output_folder(out)
     classifier = _load(model)
     try:
         result = run_evaluation(
@@ -387,6 +418,14 @@ def evaluate(
         table.add_row(key, "n/a" if value is None else f"{value:.4f}")
     console.print(table)
     console.print(f"report written to {out}")
+    if result.failed:
+        errors.print(
+            f"{len(result.failed)} files are not usable images and were left out, e.g. "
+            f"{result.failed[0]['error']} (all listed in {out / 'metrics.json'})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -397,20 +436,39 @@ def serve(
     max_upload_mb: Annotated[int, typer.Option(min=1, max=200)] = 20,
     queue: Annotated[int, typer.Option(min=1, max=256, help="Requests waiting or running.")] = 3,
     workers: Annotated[int, typer.Option(min=1, max=8, help="Inference threads.")] = 1,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated Host header values to serve (example.org, *.example.org, *); "
+            "default: the bound address and localhost (any host when bound to 0.0.0.0)."
+        ),
+    ] = None,
 ) -> None:
     """Start the web page (/) and JSON API (/api/v1, docs at /docs)."""
     import uvicorn
 
     from skinxai.model import ModelFileError
     from skinxai.serve import create_app
+    from skinxai.serve.guards import default_allowed_hosts
 
     if model is not None and not model.is_file():
         raise fail(f"model file '{model}' does not exist")
+    hosts = (
+        [h.strip() for h in allowed_hosts.split(",") if h.strip()]
+        if allowed_hosts
+        else default_allowed_hosts(host)
+    )
+    if hosts == ["*"] and not allowed_hosts:
+        errors.print(
+            f"[yellow]note:[/] bound to {host}: any Host header is served; "
+            "set --allowed-hosts to the names clients use",
+            highlight=False,
+        )
     try:
-        application = create_app(model, max_upload_mb * 2**20, queue, workers)
-        uvicorn.run(application, host=host, port=port, log_level="info")
+        application = create_app(model, max_upload_mb * 2**20, queue, workers, hosts)
     except ModelFileError as exc:
         raise fail(str(exc)) from None
+    uvicorn.run(application, host=host, port=port, log_level="info")
 
 
 @app.command("split-ham10000")
@@ -431,13 +489,22 @@ def split_ham10000(
         raise fail(str(exc)) from None
     assignment = make_ham_split(records, seed=seed)
     target = out or manifest_path()
+    _output_folder(target.parent)
     write_ham_split(records, assignment, target)
     counts = {s: sum(v == s for v in assignment.values()) for s in ("train", "val", "test")}
     console.print(f"wrote {target}: {counts}")
 
 
 def main() -> None:
-    app()
+    """The console entry point: user-facing failures end in one line, never a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("interrupted", highlight=False)
+        sys.exit(130)
+    except OSError as exc:  # a full disk, a file removed mid-run, a permission changed
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
         raise NotAnImageError(
             f"{name} is not an image file (or not in a supported image format)."
         ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except Exception as exc:  # decoders raise anything: OSError, RuntimeError, struct.error...
         raise CorruptImageError(f"{name} is damaged and cannot be decoded ({exc}).") from exc
     width, height = image.size
     if width * height > max_pixels:
@@ -108,12 +108,18 @@ def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
     return image
 
 
-def _high_bit_depth_to_8bit(image: Image.Image) -> Image.Image:
-    """Scale 16-bit or 32-bit integer and float grey images to 8 bits, keeping the full range."""
+def _high_bit_depth_to_8bit(image: Image.Image, name: str) -> Image.Image:
+    """Scale 16-bit or 32-bit integer and float grey images to 8 bits, keeping the full range;
+    a float image with NaN or infinite pixels is refused (it has no range to keep)."""
     array = np.asarray(image)
     if image.mode == "F":
         array = array.astype(np.float64)
-        low, high = float(np.nanmin(array)), float(np.nanmax(array))
+        if not np.isfinite(array).all():
+            raise CorruptImageError(
+                f"{name} has pixels that are not numbers (NaN or infinity); "
+                "save it with finite values."
+            )
+        low, high = float(array.min()), float(array.max())
         scaled = (array - low) / (high - low) if high > low else np.zeros_like(array)
         return Image.fromarray(np.round(scaled * 255).astype(np.uint8), mode="L")
     array = array.astype(np.int64)
@@ -123,10 +129,10 @@ def _high_bit_depth_to_8bit(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image, name: str = "the image") -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB; transparency is composited on white."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        image = _high_bit_depth_to_8bit(image)
+        image = _high_bit_depth_to_8bit(image, name)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -154,13 +160,23 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Im
             raise ImageTooSmallError(
                 f"{name} is {width}x{height} pixels; each side must be at least {MIN_SIDE} pixels."
             )
-        return to_rgb(ImageOps.exif_transpose(image))
-    image = _open_checked(_read_bytes(source), name, max_pixels)
+        return _decoded_rgb(image, name)
+    return _decoded_rgb(_open_checked(_read_bytes(source), name, max_pixels), name)
+
+
+def _decoded_rgb(image: Image.Image, name: str) -> Image.Image:
+    """Decode the pixels, apply EXIF orientation and convert to RGB; any failure of a decoder
+    (they raise OSError, RuntimeError, struct.error, ...) becomes a CorruptImageError."""
     try:
-        image.load()
-        image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # decoder chatter is not for the user's terminal
+            image.load()
+            return to_rgb(ImageOps.exif_transpose(image), name)
+    except ImageInputError:
+        raise
+    except MemoryError as exc:
+        raise ImageTooLargeError(f"{name} needs more memory to decode than is available.") from exc
+    except Exception as exc:
         raise CorruptImageError(
             f"{name} is damaged or truncated and cannot be decoded ({exc})."
         ) from exc
-    return to_rgb(image)

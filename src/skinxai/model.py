@@ -10,65 +10,30 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import timm
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 import skinxai
-from skinxai.classes import CLASS_NAMES
 from skinxai.io import ImageSource, load_image
+from skinxai.model_config import DEFAULT_BACKBONE, ModelConfig, ModelFileError
 from skinxai.preprocessing import normalize, to_square_uint8
 
-DEFAULT_BACKBONE = "tf_efficientnet_lite0"
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"})
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be loaded safely (wrong format, pickle, mismatched config)."""
-
-
-@dataclass
-class ModelConfig:
-    """Everything needed to rebuild a classifier and read its output; stored as JSON."""
-
-    backbone: str = DEFAULT_BACKBONE
-    input_size: int = 224
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    class_names: tuple[str, ...] = CLASS_NAMES
-    dropout: float = 0.2
-    version: str = "imagenet-backbone-untrained-head"
-    trained: bool = False
-    temperature: float = 1.0
-    threshold: float = 0.5
-    skinxai_version: str = skinxai.__version__
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ModelFileError(f"unknown model config keys: {', '.join(unknown)}")
-        config = cls(**data)
-        config.mean, config.std = tuple(config.mean), tuple(config.std)
-        config.class_names = tuple(config.class_names)
-        if config.class_names != CLASS_NAMES:
-            raise ModelFileError(f"class_names must be {CLASS_NAMES}, got {config.class_names}")
-        if not 32 <= int(config.input_size) <= 1024:
-            raise ModelFileError(f"input_size {config.input_size} is outside 32..1024")
-        if config.temperature <= 0:
-            raise ModelFileError("temperature must be positive")
-        return config
+__all__ = [
+    "DEFAULT_BACKBONE",
+    "ModelConfig",
+    "ModelFileError",
+    "SkinClassifier",
+    "load_default_model",
+    "load_model_file",
+    "save_model",
+]
 
 
 def _packaged_imagenet_state_dict() -> dict[str, torch.Tensor]:
@@ -226,11 +191,16 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
     if not config_file.is_file():
         raise ModelFileError(f"model config '{config_file}' is missing beside the weights")
     try:
-        config = ModelConfig.from_dict(json.loads(config_file.read_text()))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ModelFileError(f"model config '{config_file}' is not valid: {exc}") from exc
+        config = ModelConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"model config '{config_file}' is not valid JSON: {exc}") from exc
+    except ModelFileError as exc:
+        raise ModelFileError(f"model config '{config_file}': {exc}") from exc
     model = SkinClassifier(config, pretrained=False)
-    state = load_file(str(path))
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"'{path}' is damaged or truncated: {exc}") from exc
     expected = model.state_dict()
     try:
         model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)

@@ -23,6 +23,7 @@ class PredictionRow:
     label: str | None = None
     p_malignant: float | None = None
     error: str | None = None
+    error_code: str | None = None  # as in the API: not_an_image, corrupt_image, ...
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +51,7 @@ def predict_files(
                 tensors.append(model.preprocess(path))
                 outcomes.append(len(tensors) - 1)
             except ImageInputError as exc:
-                outcomes.append(PredictionRow(file=str(path), error=str(exc)))
+                outcomes.append(PredictionRow(file=str(path), error=str(exc), error_code=exc.code))
         probs = model.predict_proba(torch.stack(tensors)) if tensors else None
         for path, outcome in zip(paths[start : start + batch_size], outcomes, strict=True):
             if isinstance(outcome, PredictionRow):

@@ -15,18 +15,28 @@ import torch
 from torch.utils.data import Dataset
 
 from skinxai.data.folder import LabelledImage
-from skinxai.io import load_image
+from skinxai.io import ImageInputError, load_image
 from skinxai.preprocessing import to_square_uint8
 
 
 def decode_images(
-    paths: Sequence[os.PathLike], size: int, workers: int | None = None
+    paths: Sequence[os.PathLike],
+    size: int,
+    workers: int | None = None,
+    errors: dict[int, ImageInputError] | None = None,
 ) -> torch.Tensor:
-    """uint8 tensor (N, 3, size, size) of the images at ``paths``, decoded in parallel."""
-    out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
+    """uint8 tensor (N, 3, size, size) of the images at ``paths``, decoded in parallel. A file
+    that is not a usable image raises, or, when an ``errors`` dict is given, is recorded there
+    (index -> the error) and left black."""
+    out = torch.zeros((len(paths), 3, size, size), dtype=torch.uint8)
 
     def decode(index: int) -> None:
-        out[index] = to_square_uint8(load_image(paths[index]), size)
+        try:
+            out[index] = to_square_uint8(load_image(paths[index]), size)
+        except ImageInputError as exc:
+            if errors is None:
+                raise
+            errors[index] = exc
 
     with ThreadPoolExecutor(max_workers=workers or min(16, os.cpu_count() or 1)) as pool:
         list(pool.map(decode, range(len(paths))))

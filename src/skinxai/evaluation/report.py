@@ -15,6 +15,7 @@ from skinxai.data.cache import decode_images
 from skinxai.data.folder import LabelledImage
 from skinxai.data.specs import resolve_paths, resolve_spec
 from skinxai.evaluation import figures
+from skinxai.io import ImageInputError
 from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
 from skinxai.model import SkinClassifier
 from skinxai.preprocessing import normalize
@@ -36,19 +37,27 @@ class EvaluationResult:
     samples: list[LabelledImage]
     p_malignant: np.ndarray
     dropped: int
+    failed: list[dict]
 
 
 def predict_p_malignant(
     model: SkinClassifier, samples: list[LabelledImage], batch_size: int = 64
-) -> np.ndarray:
-    """P(malignant) for each sample, decoding in parallel and batching the forward pass."""
+) -> tuple[np.ndarray, dict[int, ImageInputError]]:
+    """P(malignant) for each sample (NaN where the file is not a usable image) and the reasons
+    for those failures by sample index; decoding in parallel, the forward pass batched."""
     scores = []
+    failures: dict[int, ImageInputError] = {}
     for start in range(0, len(samples), batch_size):
         chunk = [s.path for s in samples[start : start + batch_size]]
-        decoded = decode_images(chunk, model.config.input_size)  # threads: outside inference mode
+        errors: dict[int, ImageInputError] = {}
+        # threads: outside inference mode
+        decoded = decode_images(chunk, model.config.input_size, errors=errors)
         batch = normalize(decoded, model.config.mean, model.config.std)
-        scores.append(model.predict_proba(batch)[:, MALIGNANT].numpy())
-    return np.concatenate(scores) if scores else np.zeros(0)
+        chunk_scores = model.predict_proba(batch)[:, MALIGNANT].numpy().astype(np.float64)
+        chunk_scores[list(errors)] = np.nan
+        scores.append(chunk_scores)
+        failures.update({start + index: reason for index, reason in errors.items()})
+    return (np.concatenate(scores) if scores else np.zeros(0)), failures
 
 
 def drop_near_duplicates(
@@ -79,6 +88,11 @@ def _report_markdown(
     ]
     if excluded:
         lines.append(f"Dropped {dropped} near-duplicates of {', '.join(excluded)} before scoring.")
+    if metrics["failed_images"]:
+        lines.append(
+            f"{len(metrics['failed_images'])} files are not usable images and were left out "
+            "(listed with the reason in metrics.json, `failed_images`)."
+        )
     lines += ["", "| metric | value |", "|---|---|"]
     for key in REPORTED_METRICS:
         value = metrics[key]
@@ -109,7 +123,15 @@ def evaluate(
     samples, dropped = drop_near_duplicates(samples, excluded)
     if not samples:
         raise ValueError(f"no images left to evaluate in {data}")
-    scores = predict_p_malignant(model, samples, batch_size)
+    scores, failures = predict_p_malignant(model, samples, batch_size)
+    failed = [
+        {"file": str(samples[i].path), "error": str(error), "error_code": error.code}
+        for i, error in sorted(failures.items())
+    ]
+    usable = [i for i in range(len(samples)) if i not in failures]
+    samples, scores = [samples[i] for i in usable], scores[usable]
+    if not samples:
+        raise ValueError(f"none of the images in {data} could be read")
     labels = np.array([s.label for s in samples])
     metrics = classification_metrics(labels, scores, model.config.threshold)
     metrics.update(
@@ -118,6 +140,7 @@ def evaluate(
             "model_version": model.config.version,
             "excluded_near_duplicates_of": excluded,
             "dropped_near_duplicates": dropped,
+            "failed_images": failed,
         }
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -140,4 +163,4 @@ def evaluate(
         out / "samples.png",
         threshold=model.config.threshold,
     )
-    return EvaluationResult(metrics, samples, scores, dropped)
+    return EvaluationResult(metrics, samples, scores, dropped, failed)

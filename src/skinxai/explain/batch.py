@@ -30,6 +30,7 @@ class _Loaded:
     photo: np.ndarray | None = None
     original_size: tuple[int, int] | None = None  # (width, height)
     error: str | None = None
+    error_code: str | None = None
 
 
 class _PathDataset(Dataset):
@@ -48,7 +49,7 @@ class _PathDataset(Dataset):
         try:
             image = load_image(self.paths[index])
         except ImageInputError as exc:
-            return _Loaded(index, error=str(exc))
+            return _Loaded(index, error=str(exc), error_code=exc.code)
         inputs = normalize(to_square_uint8(image, self.size), self.mean, self.std)
         return _Loaded(index, inputs, photo_array(image), image.size)
 
@@ -67,6 +68,7 @@ class ExplainedFile:
     methods: dict[str, dict] | None = None
     figure: str | None = None
     error: str | None = None
+    error_code: str | None = None
 
 
 def _figure_name(path: Path) -> str:
@@ -83,8 +85,10 @@ def _explain_batch(
     target: int | str | None,
     layer: str | None,
     opacity: float,
+    unindexed: list[Path],
 ) -> Iterator[ExplainedFile]:
-    """Explain the decoded files of one batch; one figure per file on the photo as taken."""
+    """Explain the decoded files of one batch; one figure per file on the photo as taken, its
+    path added to ``unindexed`` before it is written."""
     batch = torch.stack([item.inputs for item in loaded])
     explanations: dict[str, Explanation] = explain_methods(model, batch, methods, target, layer)
     first = next(iter(explanations.values()))
@@ -102,6 +106,7 @@ def _explain_batch(
             f"{path.name} ({width}x{height}): {predicted} "
             f"(P(malignant) = {float(first.probs[row, 1]):.3f}); maps for class '{explained}'"
         )
+        unindexed.append(figure)
         three_panels(item.photo, maps, figure, title, opacity, evidence_for=explained)
         peaks = {m: e.peak()[row] for m, e in explanations.items()}
         yield ExplainedFile(
@@ -137,24 +142,40 @@ def explain_files(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[ExplainedFile]:
     """Explain every file, writing ``out/<stem>-<hash>.png`` (three panels per method) and,
-    after every batch, an index of the rows so far (an earlier run's index is replaced)."""
+    after every batch, an index of the rows so far (an earlier run's index is replaced). If
+    the run stops (Ctrl-C, an error), the figures of the unfinished batch are removed, so
+    the index lists exactly the figures on disk."""
     out.mkdir(parents=True, exist_ok=True)
     loader = DataLoader(
         _PathDataset(paths, model), batch_size=batch_size, num_workers=workers, collate_fn=_collate
     )
     rows: list[dict] = []
-    write_index(out, rows, methods, model.config.version)
+    version = model.config.version
+    write_index(out, rows, methods, version)
+    unindexed: list[Path] = []  # figures of this batch that the index does not list yet
     for items in loader:
-        good = [item for item in items if item.error is None]
-        explained = _explain_batch(model, good, paths, methods, out, target, layer, opacity)
-        produced = [
-            next(explained)
-            if item.error is None
-            else ExplainedFile(file=str(paths[item.index]), error=item.error)
-            for item in items
-        ]
-        rows += [asdict(row) for row in produced]
-        write_index(out, rows, methods, model.config.version)
+        try:
+            good = [item for item in items if item.error is None]
+            explained = _explain_batch(
+                model, good, paths, methods, out, target, layer, opacity, unindexed
+            )
+            produced = [
+                next(explained)
+                if item.error is None
+                else ExplainedFile(
+                    file=str(paths[item.index]), error=item.error, error_code=item.error_code
+                )
+                for item in items
+            ]
+            write_index(out, rows + [asdict(row) for row in produced], methods, version)
+            rows += [asdict(row) for row in produced]
+            unindexed.clear()
+        except BaseException:  # Ctrl-C included: the index and the figures must agree
+            if unindexed:
+                for figure in unindexed:
+                    figure.unlink(missing_ok=True)
+                write_index(out, rows, methods, version)
+            raise
         yield from produced
         if progress:
             progress(len(items))

@@ -107,6 +107,20 @@ def _class_names(model: nn.Module) -> tuple[str, ...] | None:
     return tuple(config.class_names) if config is not None else None
 
 
+def parse_target(text: str | None, class_names: Sequence[str]) -> int | str | None:
+    """A class given by a user (a name or an ASCII index, any case; None: the predicted class)
+    checked against ``class_names``; a ValueError says what is allowed."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip().lower()
+    if value.isascii() and value.isdigit() and int(value) < len(class_names):
+        return int(value)
+    if value in class_names:
+        return value
+    choices = ", ".join([*class_names, *(str(i) for i in range(len(class_names)))])
+    raise ValueError(f"unknown class {text!r}; choose one of {choices}")
+
+
 def resolve_targets(target: TargetSpec, logits: torch.Tensor, model: nn.Module) -> torch.Tensor:
     """None -> predicted class; a class name or index -> that class for all; a list -> each."""
     batch, n_classes = logits.shape
@@ -175,6 +189,11 @@ def _forward(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> _Forw
         activations = captured.output
     if activations is None:
         raise ValueError(f"layer {layer!r} was not used in the forward pass")
+    if activations.dim() != 4:
+        raise ValueError(
+            f"layer {layer!r} outputs shape {tuple(activations.shape)}, not a spatial feature "
+            "map (B, C, h, w); choose a convolutional layer such as backbone.blocks.5"
+        )
     return _ForwardPass(activations, logits)
 
 

@@ -38,7 +38,7 @@ def capture_layer(module: nn.Module, requires_grad: bool = True) -> Iterator[Cap
 
     def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor:
         if not isinstance(output, torch.Tensor):
-            raise TypeError(f"layer output is {type(output).__name__}, not a tensor")
+            raise ValueError(f"the layer's output is a {type(output).__name__}, not a tensor")
         leaf = output.detach().requires_grad_(requires_grad)
         captured.output = leaf
         return leaf

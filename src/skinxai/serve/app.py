@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -18,16 +18,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import skinxai
 from skinxai.explain import METHODS
+from skinxai.explain.core import parse_target
 from skinxai.explain.descriptions import METHOD_DESCRIPTIONS, WHAT_YOU_ARE_LOOKING_AT
 from skinxai.io import ImageInputError, NotAnImageError
 from skinxai.model import SkinClassifier, default_model_path, load_default_model, load_model_file
 from skinxai.serve import inference
+from skinxai.serve.guards import RequestGuards, max_body_bytes, upload_limit_detail
 
 logger = logging.getLogger("skinxai.serve")
 INTENDED_USE = "Research tool, not a medical device."
@@ -86,20 +88,7 @@ def _model_summary(model: SkinClassifier, model_path: Path | None) -> dict:
     }
 
 
-def _install_upload_limit(app: FastAPI, max_upload_bytes: int) -> None:
-    """Refuse a declared body over the limit before reading it (413)."""
-
-    @app.middleware("http")
-    async def limit_upload_size(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_upload_bytes:
-            return _error(
-                413, "upload_too_large", f"uploads are limited to {max_upload_bytes // 2**20} MB"
-            )
-        return await call_next(request)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, max_upload_bytes: int) -> None:
     """Every error becomes ``{"error": code, "detail": reason}``; none carries a traceback."""
 
     @app.exception_handler(ApiError)
@@ -116,6 +105,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # FastAPI's max_body_size cut a streamed body off
+            return _error(413, "upload_too_large", upload_limit_detail(max_upload_bytes))
         return _error(exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -138,15 +129,15 @@ def _chosen_methods(methods: str) -> list[str]:
 
 
 def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
-    """/healthz and /api/v1/*: model summary, predict, explain."""
-    router = APIRouter()
+    """/healthz and /api/v1/*: model summary, predict, explain. A body is cut off at the limit
+    while it streams in (FastAPI's ``max_body_size``, here on the routes: inside the guards,
+    so its 413 is ours), whether its length was declared or not."""
+    router = APIRouter(max_body_size=max_body_bytes(max_upload_bytes))
 
     async def read_upload(file: UploadFile) -> bytes:
         data = await file.read(max_upload_bytes + 1)
         if len(data) > max_upload_bytes:
-            raise ApiError(
-                413, "upload_too_large", f"uploads are limited to {max_upload_bytes // 2**20} MB"
-            )
+            raise ApiError(413, "upload_too_large", upload_limit_detail(max_upload_bytes))
         return data
 
     async def run_inference(fn: Callable[..., Any], *args: Any) -> Any:
@@ -199,7 +190,10 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
         ] = True,
     ) -> dict:
         chosen = _chosen_methods(methods)
-        parsed_target: str | int | None = int(target) if target and target.isdigit() else target
+        try:
+            parsed_target = parse_target(target, state["model"].config.class_names)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_target", str(exc)) from None
         data = await read_upload(file)
         return await run_inference(
             inference.explanation,
@@ -216,20 +210,47 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
     return router
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI from the files the ``fastapi-offline`` package ships, so /docs works offline
+    and under the page's Content-Security-Policy (no CDN, no inline script)."""
+    assets = Path(str(resources.files("fastapi_offline") / "static"))
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(SWAGGER_PAGE)
+
+
+SWAGGER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>skinxai API</title>
+<link rel="stylesheet" href="/docs-assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs-assets/swagger-ui-bundle.js"></script>
+<script src="/docs-init.js"></script></body></html>
+"""
+
+
 def create_app(
     model_path: str | Path | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     queue_capacity: int = 3,
     workers: int = 1,
+    allowed_hosts: Sequence[str] = ("127.0.0.1", "localhost", "::1"),
 ) -> FastAPI:
-    """Build the app; the model loads once at start-up."""
-    state: dict[str, Any] = {}
+    """Build the app. The model loads here, once, so that a bad model file is a
+    :class:`ModelFileError` for the caller, not a failure inside the server's start-up.
+    ``allowed_hosts``: the Host header values served (``*`` for any, ``*.example.org``)."""
+    model = load_model_file(model_path) if model_path else load_default_model()
+    state: dict[str, Any] = {
+        "model": model,
+        "summary": {
+            **_model_summary(model, Path(model_path) if model_path else None),
+            "max_upload_mb": max_upload_bytes / 2**20,
+        },
+    }
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        state["model"] = load_model_file(model_path) if model_path else load_default_model()
-        state["summary"] = _model_summary(state["model"], Path(model_path) if model_path else None)
-        state["summary"]["max_upload_mb"] = max_upload_bytes / 2**20
         state["queue"] = InferenceQueue(queue_capacity, workers)
         yield
         state["queue"].executor.shutdown(wait=False, cancel_futures=True)
@@ -240,10 +261,15 @@ def create_app(
         + INTENDED_USE,
         version=skinxai.__version__,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
-    _install_upload_limit(app, max_upload_bytes)
-    _install_error_handlers(app)
+    app.add_middleware(
+        RequestGuards, max_upload_bytes=max_upload_bytes, allowed_hosts=allowed_hosts
+    )
+    _install_error_handlers(app, max_upload_bytes)
     app.include_router(_api_routes(state, max_upload_bytes))
+    _offline_docs(app)
     static = Path(str(resources.files("skinxai.serve") / "static"))
     app.mount("/", StaticFiles(directory=static, html=True), name="page")
     return app

@@ -1,0 +1,101 @@
+"""The model's JSON config and the one place that checks it: every field's type and range, and
+a backbone that timm can build offline (no hub names: skinxai never downloads a model)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import timm
+
+import skinxai
+from skinxai.classes import CLASS_NAMES
+
+DEFAULT_BACKBONE = "tf_efficientnet_lite0"
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded safely (wrong format, pickle, mismatched config)."""
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a classifier and read its output; stored as JSON."""
+
+    backbone: str = DEFAULT_BACKBONE
+    input_size: int = 224
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    class_names: tuple[str, ...] = CLASS_NAMES
+    dropout: float = 0.2
+    version: str = "imagenet-backbone-untrained-head"
+    trained: bool = False
+    temperature: float = 1.0
+    threshold: float = 0.5
+    skinxai_version: str = skinxai.__version__
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelConfig:
+        """A checked config from parsed JSON; any problem is a :class:`ModelFileError`."""
+        if not isinstance(data, dict):
+            raise ModelFileError("the model config must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelFileError(f"unknown model config keys: {', '.join(unknown)}")
+        config = cls(**data)
+        config.validate()
+        config.mean, config.std = tuple(config.mean), tuple(config.std)
+        config.class_names = tuple(config.class_names)
+        return config
+
+    def validate(self) -> None:
+        """Raise :class:`ModelFileError` naming the first field that is wrong."""
+        check_backbone(self.backbone)
+        _check_number("input_size", self.input_size, 32, 1024, integer=True)
+        for name, values, low in (("mean", self.mean, 0.0), ("std", self.std, 1e-6)):
+            if not isinstance(values, (list, tuple)) or len(values) != 3:
+                raise ModelFileError(f"{name} must be a list of 3 numbers (R, G, B)")
+            for value in values:
+                _check_number(name, value, low, 10.0)
+        if tuple(self.class_names) != CLASS_NAMES:
+            raise ModelFileError(f"class_names must be {list(CLASS_NAMES)}")
+        _check_number("dropout", self.dropout, 0.0, 0.99)
+        _check_number("temperature", self.temperature, 1e-3, 1e3)
+        _check_number("threshold", self.threshold, 0.0, 1.0)
+        for name in ("version", "skinxai_version"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not 0 < len(value) <= 200:
+                raise ModelFileError(f"{name} must be a string of 1 to 200 characters")
+        if not isinstance(self.trained, bool):
+            raise ModelFileError("trained must be true or false")
+        if not isinstance(self.extra, dict):
+            raise ModelFileError("extra must be a JSON object")
+
+
+def _check_number(name: str, value: Any, low: float, high: float, integer: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an integer" if integer else "a number"
+        raise ModelFileError(f"{name} must be {kind}, got {value!r}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ModelFileError(f"{name} must lie within [{low:g}, {high:g}], got {value!r}")
+
+
+def check_backbone(name: Any) -> None:
+    """A timm architecture name that builds offline; hub references are refused."""
+    if not isinstance(name, str) or not name:
+        raise ModelFileError("backbone must be a timm architecture name")
+    if ":" in name or "/" in name:
+        raise ModelFileError(
+            f"backbone {name!r} names a model on a hub; skinxai never downloads models: "
+            "use a timm architecture name and ship the weights as .safetensors"
+        )
+    if not timm.is_model(name):
+        raise ModelFileError(f"unknown backbone {name!r}: not a timm architecture")

@@ -1,0 +1,122 @@
+"""The service's outer wall, as one pure ASGI middleware: a trusted Host header, a declared
+``Content-Length`` over the upload limit refused before any byte is read, and security headers
+on every response. (A body without a declared length, e.g. chunked, is cut off at the limit
+while it streams in by FastAPI's own ``max_body_size`` on the API routes.)"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    ),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+NO_STORE = (b"cache-control", b"no-store")  # API answers are about someone's skin: never cache
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the uploaded file
+
+
+def default_allowed_hosts(bound_host: str) -> list[str]:
+    """The bound address and the names of this machine's loopback; ``*`` (any Host) when bound
+    to every interface, where the names a client uses cannot be known in advance."""
+    if bound_host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    return sorted({bound_host, "localhost", "127.0.0.1", "::1"})
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header without its port: ``[::1]:8000`` -> ``::1``."""
+    value = host_header.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
+
+
+def _is_allowed(name: str, allowed: Iterable[str]) -> bool:
+    for pattern in allowed:
+        pattern = pattern.lower()
+        if pattern == "*" or name == pattern:
+            return True
+        if pattern.startswith("*.") and name.endswith(pattern[1:]):
+            return True
+    try:
+        return any(ipaddress.ip_address(name) == ipaddress.ip_address(p) for p in allowed)
+    except ValueError:
+        return False
+
+
+async def send_json_error(send: Send, status: int, code: str, detail: str) -> None:
+    """A complete JSON error response, with the security headers."""
+    body = json.dumps({"error": code, "detail": detail}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        NO_STORE,
+        *SECURITY_HEADERS,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestGuards:
+    """Host check (400 ``invalid_host``), declared size over the limit (413
+    ``upload_too_large``), security headers on every response and ``Cache-Control: no-store``
+    on the API's."""
+
+    def __init__(self, app: ASGIApp, max_upload_bytes: int, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.max_upload_bytes = max_upload_bytes
+        self.allowed_hosts = list(allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not _is_allowed(host_name(headers.get("host", "")), self.allowed_hosts):
+            await send_json_error(send, 400, "invalid_host", "this Host header is not served")
+            return
+        length = headers.get("content-length")
+        if length is not None and not (length.isascii() and length.isdigit()):
+            await send_json_error(send, 400, "invalid_request", "invalid Content-Length")
+            return
+        if length is not None and int(length) > max_body_bytes(self.max_upload_bytes):
+            await send_json_error(
+                send, 413, "upload_too_large", upload_limit_detail(self.max_upload_bytes)
+            )
+            return
+        extra = (*SECURITY_HEADERS, NO_STORE) if scope["path"].startswith("/api/") else None
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), *(extra or SECURITY_HEADERS)],
+                }
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def max_body_bytes(max_upload_bytes: int) -> int:
+    """The largest request body that can carry an upload of ``max_upload_bytes``."""
+    return max_upload_bytes + MULTIPART_OVERHEAD
+
+
+def upload_limit_detail(max_upload_bytes: int) -> str:
+    return f"uploads are limited to {max_upload_bytes / 2**20:g} MB"
