@@ -1,8 +1,13 @@
-"""Load on a real local server: 16 concurrent clients for 30 s, predict and explain(cam+gradcam).
+"""Load on a real local server: 16 concurrent clients for 30 s, predict and explain(cam+gradcam);
+then two hostile clients: a 1 GB chunked upload and a crowd of slow clients.
 
-Starts `skinxai serve` on 127.0.0.1 (a free port), measures one request's latency alone, then
-the concurrent load: requests/s, p50/p95/p99 latency, error count, deliberate 503s. Prints a
-table and writes benchmarks/results/serve_load.json. Run: .venv/bin/python benchmarks/serve_load.py
+Starts `skinxai serve` on 127.0.0.1 (a free port, its temporary files in a folder of its own),
+measures one request's latency alone, then the concurrent load: requests/s, p50/p95/p99
+latency, error count, deliberate 503s. The chunked scenario streams 1 GiB without a declared
+length and records when the 413 arrives, the server's peak memory and the peak size of its
+temporary (spooled) upload files; the slow scenario holds 32 connections that trickle a body
+at a few bytes a second while a normal client keeps predicting. Prints tables and writes
+benchmarks/results/serve_load.json. Run: .venv/bin/python benchmarks/serve_load.py
 """
 
 from __future__ import annotations
@@ -10,11 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
+import select
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -108,31 +117,145 @@ async def load(base: str, image: bytes, clients: int, seconds: float) -> dict:
     return summary
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serve_load.json"))
-    args = parser.parse_args()
-    sys.path.insert(0, str(ROOT / "src"))
-    from skinxai.data.specs import resolve_spec
+class ServerWatch:
+    """Samples a server process every 10 ms: resident memory and the bytes held in its open
+    temporary files (uploads spooled to disk are unlinked files, seen only through /proc)."""
 
-    image = resolve_spec("fanconic:test")[400].path.read_bytes()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
+    def __init__(self, pid: int, temp_dir: Path) -> None:
+        self.pid, self.temp_dir = pid, str(temp_dir)
+        self.peak_rss = self.peak_spooled = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def spooled(self) -> int:
+        total = 0
+        for fd in os.scandir(f"/proc/{self.pid}/fd"):
+            try:
+                if os.readlink(fd.path).startswith(self.temp_dir):
+                    total += os.stat(fd.path).st_size
+            except OSError:
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak_rss = max(self.peak_rss, self.rss())
+                self.peak_spooled = max(self.peak_spooled, self.spooled())
+            except OSError:
+                pass
+            time.sleep(0.01)
+
+    def __enter__(self) -> ServerWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def chunked_upload(port: int, watch: ServerWatch, total: int = 2**30) -> dict:
+    """Stream ``total`` bytes as a chunked multipart upload until the server answers."""
+    chunk = b"\xff" * 2**20
+    head = (
+        f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    part = b"--b\r\nContent-Disposition: form-data; name=file; filename=x.jpg\r\n\r\n"
+    sent, answer, started = 0, b"", time.perf_counter()
+    rss_before = watch.rss()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        while sent < total:
+            try:
+                sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            except OSError:  # the server closed the connection after answering
+                break
+            sent += len(chunk)
+            if select.select([sock], [], [], 0)[0]:
+                break
+        sock.settimeout(30)
+        try:
+            while b"\r\n\r\n" not in answer:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except OSError:
+            pass
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1") else None
+    return {
+        "bytes_offered": total,
+        "bytes_sent_before_answer": sent,
+        "status": status,
+        "seconds_to_answer": time.perf_counter() - started,
+        "server_peak_rss_growth_bytes": watch.peak_rss - rss_before,
+        "server_peak_spooled_bytes": watch.peak_spooled,
+    }
+
+
+async def slow_clients(base: str, port: int, image: bytes, count: int, seconds: float) -> dict:
+    """``count`` connections trickle a multipart body (8 bytes every 0.5 s) while one normal
+    client predicts in a loop; the normal client's latency is the measure."""
+    stop = time.monotonic() + seconds
+
+    async def trickle() -> None:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n"
+            "Content-Length: 1000000\r\n\r\n".encode()
+        )
+        try:
+            while time.monotonic() < stop:
+                writer.write(b"\xff" * 8)
+                await writer.drain()
+                await asyncio.sleep(0.5)
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def normal() -> list[float]:
+        times = []
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                response = await client.post("/api/v1/predict", files={"file": ("x.jpg", image)})
+                times.append((response.status_code, time.perf_counter() - started))
+        return times
+
+    results = await asyncio.gather(normal(), *(trickle() for _ in range(count)))
+    served = results[0]
+    ok = [t for status, t in served if status == 200]
+    return {
+        "slow_connections": count,
+        "seconds": seconds,
+        "normal_requests": len(served),
+        "normal_ok": len(ok),
+        "normal_p50_s": float(np.percentile(ok, 50)) if ok else None,
+        "normal_p95_s": float(np.percentile(ok, 95)) if ok else None,
+    }
+
+
+def start_server(port: int, temp_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "-m", "skinxai.cli", "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(temp_dir)},
     )
-    try:
-        wait_ready(base, process)
-        single = asyncio.run(single_latency(base, image))
-        summary = asyncio.run(load(base, image, args.clients, args.seconds))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    table = Table(title=f"{args.clients} clients for {summary['seconds']:.0f} s on 127.0.0.1")
+
+
+def print_load_table(summary: dict, single: dict, clients: int) -> None:
+    table = Table(title=f"{clients} clients for {summary['seconds']:.0f} s on 127.0.0.1")
     for column in (
         "endpoint",
         "single s",
@@ -163,7 +286,70 @@ def main() -> None:
             str(row["errors"]),
         )
     Console(width=160).print(table)
-    payload = {"machine": platform.platform(), **summary}
+
+
+def print_hostile_table(chunked: dict, slow: dict, single_predict: float) -> None:
+    table = Table(title="hostile clients (default 20 MB upload limit)")
+    table.add_column("scenario")
+    table.add_column("result", justify="right")
+    mib = 2**20
+    table.add_row("1 GiB chunked upload: answer", str(chunked["status"]))
+    table.add_row(
+        "  MiB sent by the client before the answer",
+        f"{chunked['bytes_sent_before_answer'] / mib:.0f}",
+    )
+    table.add_row("  seconds to the answer", f"{chunked['seconds_to_answer']:.2f}")
+    table.add_row(
+        "  server peak spooled upload, MiB", f"{chunked['server_peak_spooled_bytes'] / mib:.1f}"
+    )
+    table.add_row(
+        "  server peak memory growth, MiB", f"{chunked['server_peak_rss_growth_bytes'] / mib:.1f}"
+    )
+    table.add_row(
+        f"{slow['slow_connections']} slow clients: normal requests ok",
+        f"{slow['normal_ok']} / {slow['normal_requests']}",
+    )
+    table.add_row(
+        "  normal p50 / p95 s (alone: single)",
+        f"{slow['normal_p50_s']:.3f} / {slow['normal_p95_s']:.3f} ({single_predict:.3f})",
+    )
+    Console(width=160).print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serve_load.json"))
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    from skinxai.data.specs import resolve_spec
+
+    image = resolve_spec("fanconic:test")[400].path.read_bytes()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="skinxai-serve-tmp-") as temp:
+        process = start_server(port, Path(temp))
+        try:
+            wait_ready(base, process)
+            single = asyncio.run(single_latency(base, image))
+            summary = asyncio.run(load(base, image, args.clients, args.seconds))
+            with ServerWatch(process.pid, Path(temp)) as watch:
+                chunked = chunked_upload(port, watch)
+            slow = asyncio.run(slow_clients(base, port, image, 32, 20.0))
+            healthy = httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    print_load_table(summary, single, args.clients)
+    print_hostile_table(chunked, slow, single["predict"])
+    payload = {
+        "machine": platform.platform(),
+        **summary,
+        "chunked_1gib_upload": chunked,
+        "slow_clients": slow,
+        "healthy_after": healthy,
+    }
     Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.out}")
 
