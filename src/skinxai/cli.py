@@ -20,7 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+# Off a terminal (a pipe, a log, make), rich would fold tables at 80 columns: paths break.
+console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)
 
 
@@ -53,6 +54,27 @@ def _load(model_path: Path | None):
         return load_model_file(model_path) if model_path else load_default_model()
     except ModelFileError as exc:
         raise fail(str(exc)) from None
+
+
+def _diagnosis_table(
+    title: str,
+    rows: list[tuple],
+    extra_column: str | None = None,
+) -> Table:
+    """One row per input: (file, label, P(malignant), error[, extra]); errors in red."""
+    table = Table(title=title)
+    table.add_column("file", overflow="fold")
+    table.add_column("label")
+    table.add_column("P(malignant)", justify="right")
+    if extra_column:
+        table.add_column(extra_column, overflow="fold")
+    for file, label, p_malignant, error, *extra in rows:
+        if error:
+            table.add_row(file, "[red]error[/]", f"[red]{error}[/]", *([""] if extra else []))
+        else:
+            colour = "red" if label == "malignant" else "green"
+            table.add_row(file, f"[{colour}]{label}[/]", f"{p_malignant:.3f}", *extra)
+    return table
 
 
 def _image_files(paths: list[Path]) -> list[Path]:
@@ -90,17 +112,12 @@ def predict(
     if as_json:
         typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
     else:
-        table = Table(title=f"skinxai predict — model {classifier.config.version}")
-        table.add_column("file", overflow="fold")
-        table.add_column("label")
-        table.add_column("P(malignant)", justify="right")
-        for row in rows:
-            if row.error:
-                table.add_row(row.file, "[red]error[/]", f"[red]{row.error}[/]")
-            else:
-                colour = "red" if row.label == "malignant" else "green"
-                table.add_row(row.file, f"[{colour}]{row.label}[/]", f"{row.p_malignant:.3f}")
-        console.print(table)
+        console.print(
+            _diagnosis_table(
+                f"skinxai predict — model {classifier.config.version}",
+                [(row.file, row.label, row.p_malignant, row.error) for row in rows],
+            )
+        )
     failed = sum(row.error is not None for row in rows)
     if failed:
         errors.print(f"{failed} of {len(rows)} inputs failed", highlight=False)
@@ -180,6 +197,22 @@ def explain(
             )
             raise typer.Exit(130) from None
     failed = sum(r["error"] is not None for r in rows)
+    console.print(
+        _diagnosis_table(
+            f"skinxai explain — model {classifier.config.version}",
+            [
+                (
+                    Path(r["file"]).name,
+                    r["label"],
+                    r["probability"],
+                    r["error"],
+                    f"{out}/{r['figure']}",
+                )
+                for r in rows
+            ],
+            extra_column="figure",
+        )
+    )
     if failed:
         errors.print(
             f"{failed} of {len(rows)} inputs failed (see {out / 'explanations.json'})",
