@@ -47,6 +47,9 @@ model: $(VENV)/.installed
 		--exclude fanconic:test --exclude ham10000:val --exclude ham10000:test \
 		--out configs/default_train.csv
 	$(BIN)/skinxai train --config configs/default.yaml
+	$(BIN)/skinxai calibrate --model runs/default/model.safetensors --val ham10000:val \
+		--operating-point sensitivity=0.90 --target-accuracy 0.95 \
+		--out runs/default/model.safetensors
 	$(BIN)/python -m skinxai.model_card --run runs/default
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python -m skinxai.model_card --run runs/default --card-only

@@ -74,3 +74,16 @@ def test_pickle_model_is_refused(tmp_path: Path, fanconic: Path) -> None:
     done = run_cli("predict", str(image), "--model", str(model))
     assert done.returncode == 2
     assert "pickle" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rows_carry_the_decision(fanconic: Path, default_model) -> None:
+    from tests.test_serve import uncertain_lesion
+
+    uncertain = uncertain_lesion(default_model, fanconic)
+    confident = sorted((fanconic / "test" / "malignant").glob("*.jpg"))[0]
+    done = run_cli("predict", str(uncertain), str(confident), "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [row["decision"] for row in rows] == ["uncertain", "malignant"]
+    table = run_cli("predict", str(uncertain))
+    assert "uncertain" in table.stdout

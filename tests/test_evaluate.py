@@ -77,7 +77,19 @@ def test_evaluate_cli_writes_the_report(tmp_path: Path, small_test_set: Path) ->
         [int(r["label"]) for r in rows], np.array([float(r["p_malignant"]) for r in rows])
     )
     assert recomputed["auroc"] == pytest.approx(metrics["auroc"], abs=1e-6)
-    assert "| accuracy |" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "| accuracy |" in report and "Calibration: ECE" in report
+    assert set(metrics["calibration"]) == {"ece_15_bins", "brier", "nll"}
+    point = metrics["operating_point"]
+    assert point["goal"] == "sensitivity" and point["sensitivity"] == metrics["sensitivity"]
+    band = metrics["uncertain_band"]
+    labels = np.array([int(r["label"]) for r in rows])
+    scores = np.array([float(r["p_malignant"]) for r in rows])
+    answered = (scores < band["band"][0]) | (scores >= band["band"][1])
+    assert band["coverage"] == pytest.approx(answered.mean())
+    assert band["n_uncertain"] == int((~answered).sum())
+    called = scores[answered] >= band["band"][1]
+    assert band["covered_accuracy"] == pytest.approx((called == labels[answered]).mean())
 
 
 def test_evaluate_cli_bad_data(tmp_path: Path) -> None:
@@ -114,4 +126,4 @@ def test_shipped_model_is_trained_and_separates_the_samples(default_model) -> No
     names = [p.name for p in samples]
     benign = [float(p) for p, n in zip(probs, names, strict=True) if n.startswith("benign")]
     malignant = [float(p) for p, n in zip(probs, names, strict=True) if n.startswith("malignant")]
-    assert max(benign) < 0.5 < min(malignant)
+    assert max(benign) < default_model.config.threshold < min(malignant)

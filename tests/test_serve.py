@@ -245,7 +245,9 @@ BROWSER_ARGS = [
 ]
 
 
-def test_page_in_chromium(server: str, ham_root: Path, tmp_path: Path) -> None:
+def test_page_in_chromium(
+    server: str, ham_root: Path, tmp_path: Path, default_model, fanconic: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     photo = tmp_path / "phone.jpg"
@@ -265,7 +267,8 @@ def test_page_in_chromium(server: str, ham_root: Path, tmp_path: Path) -> None:
             check_keyboard_order(page)
             page.set_input_files("#file-input", str(photo))
             page.wait_for_selector("#result:not([hidden])", timeout=60_000)
-            assert page.inner_text("#label") in ("benign", "malignant")
+            assert page.inner_text("#label") in ("benign", "malignant", "uncertain")
+            assert "chosen for sensitivity" in page.inner_text("#threshold")
             # EXIF says "rotate 90": the photo is 3024x4032 as taken, shown at 768x1024.
             assert "3024x4032" in page.inner_text("#photo-size")
             for slot in ("cam", "gradcam"):
@@ -273,6 +276,9 @@ def test_page_in_chromium(server: str, ham_root: Path, tmp_path: Path) -> None:
             page.screenshot(path=str(screenshots / "test-page-phone-photo.png"), full_page=True)
             check_controls(page)
             page.screenshot(path=str(screenshots / "test-page-both-classes.png"), full_page=True)
+            page.set_input_files("#file-input", str(uncertain_lesion(default_model, fanconic)))
+            page.wait_for_function("document.getElementById('label').textContent === 'uncertain'")
+            assert "uncertain band" in page.inner_text("#decision-note")
             page.set_input_files(
                 "#file-input",
                 {"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"not an image"},
@@ -397,3 +403,28 @@ def test_swagger_ui_works_offline_under_the_csp(server: str) -> None:
             assert [u for u in outside if not u.startswith("data:")] == []
         finally:
             browser.close()
+
+
+def uncertain_lesion(default_model, fanconic: Path) -> Path:
+    """The first fanconic test image whose calibrated P(malignant) lies in the shipped band."""
+    low, high = default_model.config.uncertain_band
+    for path in sorted((fanconic / "test" / "benign").glob("*.jpg"))[:60]:
+        if low <= float(default_model.predict_proba(path)[0, 1]) < high:
+            return path
+    raise AssertionError("no image in the uncertain band among the first 60")
+
+
+def test_decisions_with_the_calibrated_operating_point(
+    server: str, default_model, fanconic: Path
+) -> None:
+    config = default_model.config
+    assert config.operating_point["goal"] == "sensitivity" and config.threshold < 0.5
+    info = httpx.get(f"{server}/api/v1/model").json()
+    assert info["uncertain_band"] == list(config.uncertain_band)
+    path = uncertain_lesion(default_model, fanconic)
+    for endpoint in ("/api/v1/predict", "/api/v1/explain"):
+        body = post(server, endpoint, path.read_bytes()).json()
+        assert body["decision"] == "uncertain" and body["uncertain_band"] == info["uncertain_band"]
+    confident = sorted((fanconic / "test" / "malignant").glob("*.jpg"))[0]
+    body = post(server, "/api/v1/predict", confident.read_bytes()).json()
+    assert body["decision"] == body["label"] == "malignant"

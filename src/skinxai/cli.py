@@ -61,10 +61,10 @@ def _diagnosis_table(
     rows: list[tuple],
     extra_column: str | None = None,
 ) -> Table:
-    """One row per input: (file, label, P(malignant), error[, extra]); errors in red."""
+    """One row per input: (file, decision, P(malignant), error[, extra]); errors in red."""
     table = Table(title=title)
     table.add_column("file", overflow="fold")
-    table.add_column("label")
+    table.add_column("decision")
     table.add_column("P(malignant)", justify="right")
     if extra_column:
         table.add_column(extra_column, overflow="fold")
@@ -72,7 +72,7 @@ def _diagnosis_table(
         if error:
             table.add_row(file, "[red]error[/]", f"[red]{error}[/]", *([""] if extra else []))
         else:
-            colour = "red" if label == "malignant" else "green"
+            colour = {"malignant": "red", "benign": "green"}.get(label, "yellow")
             table.add_row(file, f"[{colour}]{label}[/]", f"{p_malignant:.3f}", *extra)
     return table
 
@@ -115,7 +115,7 @@ def predict(
         console.print(
             _diagnosis_table(
                 f"skinxai predict — model {classifier.config.version}",
-                [(row.file, row.label, row.p_malignant, row.error) for row in rows],
+                [(row.file, row.decision, row.p_malignant, row.error) for row in rows],
             )
         )
     failed = sum(row.error is not None for row in rows)
@@ -203,7 +203,7 @@ def explain(
             [
                 (
                     Path(r["file"]).name,
-                    r["label"],
+                    r["decision"],
                     r["probability"],
                     r["error"],
                     f"{out}/{r['figure']}",
@@ -449,6 +449,11 @@ def evaluate(
     for key in REPORTED_METRICS:
         value = metrics[key]
         table.add_row(key, "n/a" if value is None else f"{value:.4f}")
+    for key, value in metrics["calibration"].items():
+        table.add_row(key, f"{value:.4f}")
+    if metrics["uncertain_band"]:
+        for key in ("coverage", "covered_accuracy"):
+            table.add_row(key, f"{metrics['uncertain_band'][key]:.4f}")
     console.print(table)
     console.print(f"report written to {out}")
     if result.failed:
@@ -459,6 +464,66 @@ def evaluate(
             soft_wrap=True,
         )
         raise typer.Exit(1)
+
+
+@app.command()
+def calibrate(
+    val_sets: Annotated[
+        list[str], typer.Option("--val", help="Validation set spec (repeatable): ham10000:val.")
+    ],
+    out: Annotated[Path, typer.Option(help="Model file to write (.safetensors + .json).")],
+    model: ModelOption = None,
+    operating_point: Annotated[
+        str,
+        typer.Option(help="The threshold's goal on validation: sensitivity=X or specificity=X."),
+    ] = "sensitivity=0.90",
+    target_accuracy: Annotated[
+        float,
+        typer.Option(min=0.5, max=1.0, help="Accuracy the confident answers must reach."),
+    ] = 0.95,
+) -> None:
+    """Fit temperature, threshold and "uncertain" band on validation data; write the model."""
+    from skinxai.calibrate import calibrated_config
+    from skinxai.io import ImageInputError
+    from skinxai.metrics.calibration import parse_operating_point
+    from skinxai.model import save_model
+
+    held_out = [v for v in val_sets if v.endswith(":test") or "derm7pt" in v]
+    if held_out:
+        raise fail(f"calibrate on validation data only, not on {', '.join(held_out)}")
+    try:
+        goal, value = parse_operating_point(operating_point)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    _output_folder(out.parent)
+    classifier = _load(model)
+    try:
+        classifier.config = calibrated_config(classifier, val_sets, goal, value, target_accuracy)
+    except (FileNotFoundError, ValueError, ImageInputError) as exc:
+        raise fail(str(exc)) from None
+    written = save_model(classifier, out)
+    config = classifier.config
+    report, point = config.calibration, config.operating_point
+    table = Table(title=f"calibrated on {', '.join(val_sets)} ({report['n']} images)")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_row("temperature", f"{config.temperature:.3f}")
+    table.add_row(f"threshold ({goal} >= {value:g})", f"{config.threshold:.4f}")
+    table.add_row(
+        "sensitivity / specificity there",
+        f"{point['sensitivity']:.3f} / {point['specificity']:.3f}",
+    )
+    table.add_row("uncertain band [low, high)", "[{:.4f}, {:.4f})".format(*config.uncertain_band))
+    table.add_row(
+        "coverage / accuracy of the answers",
+        f"{report['coverage']:.3f} / {report['covered_accuracy']:.3f}",
+    )
+    for key in ("ece_15_bins", "brier", "nll"):
+        table.add_row(
+            f"{key} before -> after", f"{report['before'][key]:.4f} -> {report['after'][key]:.4f}"
+        )
+    console.print(table)
+    console.print(f"wrote {written} and {written.with_suffix('.json')}")
 
 
 @app.command()

@@ -141,14 +141,15 @@ class SkinClassifier(nn.Module):
     def predict_proba(
         self, images: ImageSource | Sequence[ImageSource] | torch.Tensor
     ) -> torch.Tensor:
-        """Class probabilities (B, 2), temperature-scaled; column 1 is P(malignant)."""
+        """Calibrated class probabilities (B, 2) (``config.probabilities``); column 1 is
+        P(malignant)."""
         was_training = self.training
         self.eval()
         try:
             logits = self(self.to_batch(images))
         finally:
             self.train(was_training)
-        return torch.softmax(logits.float() / self.config.temperature, dim=1).cpu()
+        return self.config.probabilities(logits).cpu()
 
 
 def _is_safetensors(path: Path) -> bool:

@@ -45,6 +45,35 @@ def _metrics_table(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def calibration_lines(model: dict) -> list[str]:
+    """The card's section on probabilities and decisions, from the model's JSON config."""
+    report, point, band = model.get("calibration"), model.get("operating_point"), None
+    if not report or not point:
+        return ["## Calibration", "", "Not calibrated: temperature 1, threshold 0.5.", ""]
+    band = model["uncertain_band"]
+    fitted = ", ".join(report["fitted_on"])
+    compared = "; ".join(f"{k} {v:.4f}" for k, v in report["two_fold_nll_by_method"].items())
+    return [
+        "## Calibration, operating point and the uncertain band (`skinxai calibrate`)",
+        "",
+        f"- Fitted on {fitted} ({report['n']} images), never on a test set: P(malignant) ="
+        f" sigmoid((z1 - z0) / {model['temperature']:.4f} {model['bias']:+.4f}), "
+        f'method "{report["method"]}" (held-out-half NLL on validation: {compared}).',
+        f"- ECE (15 bins) on validation {report['before']['ece_15_bins']:.4f} -> "
+        f"{report['after']['ece_15_bins']:.4f}; Brier {report['before']['brier']:.4f} -> "
+        f"{report['after']['brier']:.4f}; NLL {report['before']['nll']:.4f} -> "
+        f"{report['after']['nll']:.4f}.",
+        f"- Threshold {model['threshold']:.4f}, chosen for {point['goal']} >= {point['value']}"
+        f" on validation (reached there: sensitivity {point['sensitivity']:.3f}, specificity "
+        f"{point['specificity']:.3f}).",
+        f"- Uncertain band [{band[0]:.4f}, {band[1]:.4f}): the widest-coverage band whose "
+        f"confident answers reach accuracy {report['target_accuracy_of_confident_answers']} on"
+        f" validation (coverage {report['coverage']:.3f}, accuracy "
+        f"{report['covered_accuracy']:.3f}).",
+        "",
+    ]
+
+
 def write_model_card(
     run: Path, accuracy_json: Path, curation_json: Path, notes: Path, out: Path
 ) -> None:
@@ -130,6 +159,7 @@ def write_model_card(
         lines += ["", f"Threshold {accuracy['threshold']}. {accuracy['note']}."]
     else:
         lines.append("Not measured yet: run the benchmark, then `--card-only`.")
+    lines += ["", *calibration_lines(model)]
     lines += ["", notes.read_text().strip() if notes.is_file() else "", ""]
     out.write_text("\n".join(lines))
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import timm
+import torch
 
 import skinxai
 from skinxai.classes import CLASS_NAMES
@@ -33,9 +34,30 @@ class ModelConfig:
     version: str = "imagenet-backbone-untrained-head"
     trained: bool = False
     temperature: float = 1.0
+    bias: float = 0.0  # added to the malignant logit after the temperature (Platt scaling)
     threshold: float = 0.5
+    # Written by `skinxai calibrate` from validation data: what the threshold was chosen for,
+    # the band of P(malignant) answered "uncertain" ([low, high)), and the calibration report.
+    operating_point: dict[str, Any] | None = None
+    uncertain_band: tuple[float, float] | None = None
+    calibration: dict[str, Any] | None = None
     skinxai_version: str = skinxai.__version__
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated class probabilities from logits (B, 2): softmax(logits / T + [0, bias]),
+        i.e. P(malignant) = sigmoid((z1 - z0) / T + bias)."""
+        scaled = logits.float() / self.temperature
+        offset = torch.tensor([0.0, self.bias], dtype=scaled.dtype, device=scaled.device)
+        return torch.softmax(scaled + offset, dim=1)
+
+    def decision(self, p_malignant: float) -> str:
+        """benign, malignant, or uncertain inside the band around the threshold."""
+        if self.uncertain_band is not None:
+            low, high = self.uncertain_band
+            if low <= p_malignant < high:
+                return "uncertain"
+        return self.class_names[int(p_malignant >= self.threshold)]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -53,6 +75,8 @@ class ModelConfig:
         config.validate()
         config.mean, config.std = tuple(config.mean), tuple(config.std)
         config.class_names = tuple(config.class_names)
+        if config.uncertain_band is not None:
+            config.uncertain_band = tuple(config.uncertain_band)
         return config
 
     def validate(self) -> None:
@@ -68,6 +92,7 @@ class ModelConfig:
             raise ModelFileError(f"class_names must be {list(CLASS_NAMES)}")
         _check_number("dropout", self.dropout, 0.0, 0.99)
         _check_number("temperature", self.temperature, 1e-3, 1e3)
+        _check_number("bias", self.bias, -50.0, 50.0)
         _check_number("threshold", self.threshold, 0.0, 1.0)
         for name in ("version", "skinxai_version"):
             value = getattr(self, name)
@@ -75,8 +100,24 @@ class ModelConfig:
                 raise ModelFileError(f"{name} must be a string of 1 to 200 characters")
         if not isinstance(self.trained, bool):
             raise ModelFileError("trained must be true or false")
-        if not isinstance(self.extra, dict):
-            raise ModelFileError("extra must be a JSON object")
+        for name in ("operating_point", "calibration", "extra"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, dict):
+                raise ModelFileError(f"{name} must be a JSON object")
+        self._validate_band()
+
+    def _validate_band(self) -> None:
+        band = self.uncertain_band
+        if band is None:
+            return
+        if not isinstance(band, (list, tuple)) or len(band) != 2:
+            raise ModelFileError("uncertain_band must be [low, high] or null")
+        for value in band:
+            _check_number("uncertain_band", value, 0.0, 1.0)
+        if not band[0] <= self.threshold <= band[1]:
+            raise ModelFileError(
+                f"uncertain_band {list(band)} must hold the threshold {self.threshold}"
+            )
 
 
 def _check_number(name: str, value: Any, low: float, high: float, integer: bool = False) -> None:

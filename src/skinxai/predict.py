@@ -20,7 +20,8 @@ class PredictionRow:
     """One input's outcome: a label and P(malignant), or an error message."""
 
     file: str
-    label: str | None = None
+    label: str | None = None  # the class at the threshold
+    decision: str | None = None  # benign, malignant, or uncertain inside the band
     p_malignant: float | None = None
     error: str | None = None
     error_code: str | None = None  # as in the API: not_an_image, corrupt_image, ...
@@ -59,4 +60,9 @@ def predict_files(
                 continue
             p_malignant = float(probs[outcome, MALIGNANT])
             label = model.config.class_names[int(p_malignant >= threshold)]
-            yield PredictionRow(file=str(path), label=label, p_malignant=p_malignant)
+            yield PredictionRow(
+                file=str(path),
+                label=label,
+                decision=model.config.decision(p_malignant),
+                p_malignant=p_malignant,
+            )

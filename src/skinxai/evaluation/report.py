@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from skinxai.classes import MALIGNANT
 from skinxai.data.audit import DEFAULT_THRESHOLD, find_near_duplicates
@@ -16,6 +17,14 @@ from skinxai.data.folder import LabelledImage
 from skinxai.data.specs import resolve_paths, resolve_spec
 from skinxai.evaluation import figures
 from skinxai.io import ImageInputError
+from skinxai.metrics.calibration import (
+    Band,
+    brier_score,
+    coverage_and_accuracy,
+    expected_calibration_error,
+    negative_log_likelihood,
+    rates_at,
+)
 from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
 from skinxai.model import SkinClassifier
 from skinxai.preprocessing import normalize
@@ -27,6 +36,8 @@ REPORT_FILES = (
     "confusion_matrix.png",
     "roc.png",
     "pr.png",
+    "reliability.png",
+    "risk_coverage.png",
     "samples.png",
 )
 
@@ -40,24 +51,70 @@ class EvaluationResult:
     failed: list[dict]
 
 
-def predict_p_malignant(
+def predict_logits(
     model: SkinClassifier, samples: list[LabelledImage], batch_size: int = 64
 ) -> tuple[np.ndarray, dict[int, ImageInputError]]:
-    """P(malignant) for each sample (NaN where the file is not a usable image) and the reasons
-    for those failures by sample index; decoding in parallel, the forward pass batched."""
-    scores = []
+    """Logits (N, 2) for each sample (NaN where the file is not a usable image) and those
+    failures by sample index; decoding in parallel, the forward pass batched."""
+    chunks = []
     failures: dict[int, ImageInputError] = {}
+    was_training = model.training
+    model.eval()
     for start in range(0, len(samples), batch_size):
         chunk = [s.path for s in samples[start : start + batch_size]]
         errors: dict[int, ImageInputError] = {}
         # threads: outside inference mode
         decoded = decode_images(chunk, model.config.input_size, errors=errors)
-        batch = normalize(decoded, model.config.mean, model.config.std)
-        chunk_scores = model.predict_proba(batch)[:, MALIGNANT].numpy().astype(np.float64)
-        chunk_scores[list(errors)] = np.nan
-        scores.append(chunk_scores)
-        failures.update({start + index: reason for index, reason in errors.items()})
-    return (np.concatenate(scores) if scores else np.zeros(0)), failures
+        batch = normalize(decoded, model.config.mean, model.config.std).to(model.device)
+        with torch.inference_mode():
+            logits = model(batch).float().cpu().numpy().astype(np.float64)
+        logits[list(errors)] = np.nan
+        chunks.append(logits)
+        failures.update({start + index: error for index, error in errors.items()})
+    model.train(was_training)
+    return (np.concatenate(chunks) if chunks else np.zeros((0, 2))), failures
+
+
+def predict_p_malignant(
+    model: SkinClassifier, samples: list[LabelledImage], batch_size: int = 64
+) -> tuple[np.ndarray, dict[int, ImageInputError]]:
+    """Calibrated P(malignant) for each sample, as ``predict_proba`` gives it (NaN where the
+    file is not a usable image), and the failures by sample index."""
+    logits, failures = predict_logits(model, samples, batch_size)
+    probs = model.config.probabilities(torch.from_numpy(logits))
+    return probs[:, MALIGNANT].double().numpy(), failures
+
+
+def trust_metrics(model: SkinClassifier, p: np.ndarray, labels: np.ndarray) -> dict:
+    """How far the probabilities and the decisions can be trusted: calibration (ECE, Brier,
+    NLL), the operating point's goal against what it reaches here, and the uncertain band's
+    coverage and the accuracy of the answers it leaves."""
+    config = model.config
+    reached = rates_at(p, labels, config.threshold)
+    point = config.operating_point
+    result: dict = {
+        "calibration": {
+            "ece_15_bins": expected_calibration_error(p, labels),
+            "brier": brier_score(p, labels),
+            "nll": negative_log_likelihood(p, labels),
+        },
+        "operating_point": {
+            "threshold": config.threshold,
+            "goal": point["goal"] if point else None,
+            "goal_value": point["value"] if point else None,
+            **reached,
+            "goal_met": bool(reached[point["goal"]] >= point["value"]) if point else None,
+        },
+        "uncertain_band": None,
+    }
+    if config.uncertain_band is not None:
+        band = Band(*config.uncertain_band)
+        result["uncertain_band"] = {
+            "band": list(config.uncertain_band),
+            "n_uncertain": int((band.decisions(p) < 0).sum()),
+            **coverage_and_accuracy(p, labels, band),
+        }
+    return result
 
 
 def drop_near_duplicates(
@@ -81,7 +138,8 @@ def _report_markdown(
         f"# Test report: {data}",
         "",
         f"Model `{model.config.version}` ({model.config.backbone}, {model.config.input_size} px,"
-        f" threshold {metrics['threshold']:.3f}, temperature {model.config.temperature:.3f}).",
+        f" threshold {metrics['threshold']:.3f}, temperature {model.config.temperature:.3f},"
+        f" bias {model.config.bias:.3f}).",
         "",
         f"{metrics['n']} images ({metrics['n_benign']} benign, "
         f"{metrics['n_malignant']} malignant).",
@@ -97,6 +155,7 @@ def _report_markdown(
     for key in REPORTED_METRICS:
         value = metrics[key]
         lines.append(f"| {key} | {value:.4f} |" if value is not None else f"| {key} | n/a |")
+    lines += _trust_lines(metrics)
     lines += [
         "",
         "| | predicted benign | predicted malignant |",
@@ -104,10 +163,38 @@ def _report_markdown(
         f"| true benign | {tn} | {fp} |",
         f"| true malignant | {fn} | {tp} |",
         "",
-        "Figures: confusion_matrix.png, roc.png, pr.png, samples.png (16 random test images).",
+        "Figures: confusion_matrix.png, roc.png, pr.png, reliability.png, risk_coverage.png,",
+        "samples.png (16 random test images).",
         "",
     ]
     return "\n".join(lines)
+
+
+def _trust_lines(metrics: dict) -> list[str]:
+    calibration, point, band = (
+        metrics["calibration"],
+        metrics["operating_point"],
+        metrics["uncertain_band"],
+    )
+    lines = [
+        "",
+        f"Calibration: ECE (15 bins) {calibration['ece_15_bins']:.4f}, Brier "
+        f"{calibration['brier']:.4f}, NLL {calibration['nll']:.4f} (reliability.png).",
+    ]
+    if point["goal"]:
+        verdict = "met" if point["goal_met"] else "NOT met"
+        lines.append(
+            f"Operating point: threshold {point['threshold']:.4f}, chosen on validation for "
+            f"{point['goal']} >= {point['goal_value']:g}; here sensitivity "
+            f"{point['sensitivity']:.3f}, specificity {point['specificity']:.3f} (goal {verdict})."
+        )
+    if band:
+        lines.append(
+            f"Uncertain band [{band['band'][0]:.4f}, {band['band'][1]:.4f}): {band['n_uncertain']} "
+            f"images uncertain, coverage {band['coverage']:.3f}, accuracy of the answers "
+            f"{band['covered_accuracy']:.3f} (risk_coverage.png)."
+        )
+    return lines
 
 
 def evaluate(
@@ -134,6 +221,7 @@ def evaluate(
         raise ValueError(f"none of the images in {data} could be read")
     labels = np.array([s.label for s in samples])
     metrics = classification_metrics(labels, scores, model.config.threshold)
+    metrics.update(trust_metrics(model, scores, labels))
     metrics.update(
         {
             "data": data,
@@ -156,6 +244,15 @@ def evaluate(
     if metrics["auroc"] is not None:
         figures.plot_roc(labels, scores, out / "roc.png", title)
         figures.plot_pr(labels, scores, out / "pr.png", title)
+    figures.plot_reliability(scores, labels, out / "reliability.png", title)
+    figures.plot_risk_coverage(
+        scores,
+        labels,
+        model.config.threshold,
+        out / "risk_coverage.png",
+        title,
+        metrics["uncertain_band"],
+    )
     figures.plot_sample_grid(
         [s.path for s in samples],
         labels.tolist(),

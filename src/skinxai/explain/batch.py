@@ -64,6 +64,7 @@ class ExplainedFile:
 
     file: str
     label: str | None = None
+    decision: str | None = None
     probability: float | None = None
     methods: dict[str, dict] | None = None
     figure: str | None = None
@@ -112,6 +113,7 @@ def _explain_batch(
         yield ExplainedFile(
             file=str(path),
             label=predicted,
+            decision=model.config.decision(float(first.probs[row, 1])),
             probability=float(first.probs[row, 1]),
             methods={
                 m: {

@@ -44,7 +44,7 @@ TargetSpec = int | str | Sequence[int | str] | torch.Tensor | None
 class Explanation:
     """Maps for a batch: ``maps`` (B, H, W) in [0, 1] at the input resolution; ``raw`` before
     normalisation, on the feature grid (B, h, w) or, for guided methods, the input gradient
-    (B, 3, H, W); ``probs`` (B, K, temperature-scaled as in ``predict_proba``); ``targets``
+    (B, 3, H, W); ``probs`` (B, K, calibrated as in ``predict_proba``); ``targets``
     (B,); ``inputs`` the preprocessed batch."""
 
     method: str
@@ -96,10 +96,10 @@ def normalise_maps(raw: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return minmax_per_map(up)
 
 
-def _temperature(model: nn.Module) -> float:
-    """The model's calibration temperature (1 for models without a config)."""
+def _probabilities(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:
+    """Calibrated as the model's config says (plain softmax for models without a config)."""
     config = getattr(model, "config", None)
-    return float(config.temperature) if config is not None else 1.0
+    return config.probabilities(logits) if config is not None else torch.softmax(logits, dim=1)
 
 
 def _class_names(model: nn.Module) -> tuple[str, ...] | None:
@@ -268,7 +268,7 @@ def explain_grid(
     try:
         inputs = _to_inputs(model, images)
         forward = _forward(model, inputs, layer)
-        probs = torch.softmax(forward.logits.detach().float() / _temperature(model), dim=1)
+        probs = _probabilities(model, forward.logits.detach().float())
         chosen = [resolve_targets(t, forward.logits.detach(), model) for t in targets]
         cache: dict[str, torch.Tensor] = {}
         results = {}

@@ -36,7 +36,7 @@ def _card(row: dict) -> str:
             f"<p>{html.escape(row['error'])}</p></article>"
         )
     figure = html.escape(row["figure"])
-    label = html.escape(row["label"])
+    label = html.escape(row.get("decision") or row["label"])
     explained = html.escape(next(iter(row["methods"].values()))["target"])
     return (
         f'<article class="card"><h2>{name}</h2>'

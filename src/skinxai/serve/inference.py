@@ -37,8 +37,10 @@ def _prediction_fields(model: SkinClassifier, probs: torch.Tensor) -> dict:
     p_malignant = float(probs[1])
     return {
         "label": names[int(p_malignant >= model.config.threshold)],
+        "decision": model.config.decision(p_malignant),
         "probabilities": {name: float(p) for name, p in zip(names, probs, strict=True)},
         "threshold": model.config.threshold,
+        "uncertain_band": model.config.uncertain_band,
         "model_version": model.config.version,
     }
 

@@ -10,6 +10,7 @@ const METHOD_NAMES = {
   "guided-backprop": "Guided backprop", "guided-gradcam": "Guided Grad-CAM",
 };
 let descriptions = {};
+let modelInfo = {};
 let lastFile = null;
 let lastResult = null;
 
@@ -42,6 +43,7 @@ function showMethodHelp() {
 async function loadModelInfo() {
   try {
     const info = await fetchJson("/api/v1/model");
+    modelInfo = info;
     descriptions = info.method_descriptions || {};
     $("model-version").textContent = info.version + (info.trained ? "" : " (untrained head)");
     $("intended-use").textContent = info.intended_use;
@@ -136,13 +138,33 @@ function group(heading, maps, idPrefix, withPhoto) {
   return section;
 }
 
+function thresholdText(result) {
+  const point = modelInfo.operating_point;
+  const goal = point ? `, chosen for ${point.goal} ≥ ${point.value} on validation data` : "";
+  return `${result.threshold.toFixed(3)}${goal}`;
+}
+
+function decisionNote(result) {
+  // What "uncertain" means, with the band the model's config holds.
+  if (result.decision !== "uncertain" || !result.uncertain_band) return "";
+  const [low, high] = result.uncertain_band;
+  const accuracy = modelInfo.calibration
+    ? ` answers there were less than ${Math.round(
+      modelInfo.calibration.target_accuracy_of_confident_answers * 100)}% accurate on validation data;`
+    : "";
+  return `P(malignant) lies in the uncertain band [${low.toFixed(3)}, ${high.toFixed(3)}):` +
+    `${accuracy} the model does not decide. Decide clinically (e.g. dermatologist review or biopsy).`;
+}
+
 function render(result) {
   lastResult = result;
   const p = result.probabilities.malignant;
-  $("label").textContent = result.label;
-  $("label").className = `label-${result.label}`;
+  $("label").textContent = result.decision;
+  $("label").className = `label-${result.decision}`;
   $("p-malignant").textContent = p.toFixed(3);
-  $("threshold").textContent = result.threshold.toFixed(2);
+  $("threshold").textContent = thresholdText(result);
+  $("decision-note").textContent = decisionNote(result);
+  $("decision-note").hidden = !$("decision-note").textContent;
   $("bar-fill").style.width = `${(p * 100).toFixed(1)}%`;
   $("bar").setAttribute("aria-valuenow", p.toFixed(3));
   $("photo-size").textContent =

@@ -1,0 +1,113 @@
+"""Calibration math on cases whose answers are known by hand or by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skinxai.metrics.calibration import (
+    Band,
+    brier_score,
+    coverage_and_accuracy,
+    cross_validated_nll,
+    expected_calibration_error,
+    fit_platt,
+    fit_temperature,
+    fit_uncertain_band,
+    negative_log_likelihood,
+    p_malignant,
+    parse_operating_point,
+    rates_at,
+    risk_coverage_curve,
+    threshold_for_goal,
+)
+
+
+def calibrated_sample(n: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Logit differences whose sigmoid is the true P(malignant); labels drawn from it."""
+    rng = np.random.default_rng(seed)
+    margin = rng.normal(0, 2.5, n)
+    labels = (rng.random(n) < 1 / (1 + np.exp(-margin))).astype(int)
+    return np.stack([np.zeros(n), margin], axis=1), labels
+
+
+def test_temperature_recovers_an_overconfident_scale() -> None:
+    logits, labels = calibrated_sample()
+    assert fit_temperature(logits * 3.0, labels) == pytest.approx(3.0, rel=0.05)
+    assert fit_temperature(logits, labels) == pytest.approx(1.0, rel=0.05)
+
+
+def test_calibration_errors_known_by_hand() -> None:
+    logits, labels = calibrated_sample()
+    calibrated = p_malignant(logits)
+    overconfident = p_malignant(logits * 3.0)
+    assert expected_calibration_error(calibrated, labels) < 0.015
+    assert expected_calibration_error(overconfident, labels) > 0.05
+    # Always certain, right half of the time: confidence 1, accuracy 0.5.
+    certain = np.ones(10)
+    assert expected_calibration_error(certain, np.array([1, 0] * 5)) == pytest.approx(0.5)
+    assert brier_score(np.array([1.0, 0.0, 0.5]), np.array([1, 1, 0])) == pytest.approx(
+        (0 + 1 + 0.25) / 3
+    )
+    assert negative_log_likelihood(np.array([0.5, 0.5]), np.array([0, 1])) == pytest.approx(
+        np.log(2)
+    )
+
+
+def test_threshold_for_a_sensitivity_or_specificity_goal() -> None:
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    labels = np.array([0, 0, 1, 0, 1, 0, 1, 1, 1, 1])
+    # 6 malignant; sensitivity >= 0.8 allows one miss: the lowest malignant (0.3) is missed.
+    threshold = threshold_for_goal(p, labels, "sensitivity", 0.8)
+    assert threshold == 0.5
+    assert rates_at(p, labels, threshold)["sensitivity"] == pytest.approx(5 / 6)
+    assert rates_at(p, labels, threshold)["specificity"] == pytest.approx(3 / 4)
+    assert threshold_for_goal(p, labels, "sensitivity", 1.0) == 0.3
+    # 4 benign (0.1, 0.2, 0.4, 0.6); specificity >= 0.75 keeps three of them below.
+    threshold = threshold_for_goal(p, labels, "specificity", 0.75)
+    assert 0.4 < threshold <= 0.5
+    assert rates_at(p, labels, threshold)["specificity"] == pytest.approx(0.75)
+
+
+def test_operating_point_parsing() -> None:
+    assert parse_operating_point("sensitivity=0.90") == ("sensitivity", 0.9)
+    assert parse_operating_point("Specificity = 0.8") == ("specificity", 0.8)
+    for bad in ("sensitivity", "accuracy=0.9", "sensitivity=1.5", "sensitivity=x"):
+        with pytest.raises(ValueError, match="operating point"):
+            parse_operating_point(bad)
+
+
+def test_uncertain_band_reaches_the_target_accuracy_with_most_coverage() -> None:
+    p = np.array([0.05, 0.1, 0.2, 0.35, 0.45, 0.55, 0.65, 0.8, 0.9, 0.95])
+    labels = np.array([0, 0, 0, 1, 0, 1, 0, 1, 1, 1])
+    # At 0.5 the mistakes are 0.35 (malignant) and 0.65 (benign): the band must hold both.
+    band = fit_uncertain_band(p, labels, 0.5, target_accuracy=1.0)
+    assert band.low <= 0.35 and band.high > 0.65
+    assert band.low > 0.2 and band.high <= 0.8
+    result = coverage_and_accuracy(p, labels, band)
+    assert result == {"coverage": 0.6, "covered_accuracy": 1.0}
+    assert list(band.decisions(p)) == [0, 0, 0, -1, -1, -1, -1, 1, 1, 1]
+    # A lax target needs no band at all.
+    assert fit_uncertain_band(p, labels, 0.5, target_accuracy=0.8) == Band(0.5, 0.5)
+
+
+def test_risk_coverage_abstains_on_the_closest_calls_first() -> None:
+    p = np.array([0.05, 0.45, 0.55, 0.95])
+    labels = np.array([0, 1, 0, 1])  # the two calls closest to 0.5 are wrong
+    curve = risk_coverage_curve(p, labels, 0.5)
+    assert curve["coverage"] == [0.25, 0.5, 0.75, 1.0]
+    assert curve["risk"] == [0.0, 0.0, pytest.approx(1 / 3), 0.5]
+
+
+def test_platt_scaling_recovers_a_shifted_base_rate() -> None:
+    logits, labels = calibrated_sample()
+    shifted = logits.copy()
+    shifted[:, 1] = logits[:, 1] * 2.0 + 1.5  # overconfident and biased towards malignant
+    temperature, bias = fit_platt(shifted, labels)
+    assert temperature == pytest.approx(2.0, rel=0.05)
+    assert bias == pytest.approx(-0.75, abs=0.1)
+    assert cross_validated_nll(shifted, labels, "temperature and bias (Platt)") < (
+        cross_validated_nll(shifted, labels, "temperature") - 0.01
+    )
+    calibrated = p_malignant(shifted, temperature, bias)
+    assert expected_calibration_error(calibrated, labels) < 0.015
