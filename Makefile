@@ -49,6 +49,7 @@ model: $(VENV)/.installed
 	$(BIN)/skinxai train --config configs/default.yaml
 	$(BIN)/skinxai calibrate --model runs/default/model.safetensors --val ham10000:val \
 		--operating-point sensitivity=0.90 --target-accuracy 0.95 \
+		--gate-train list:configs/default_train.csv --gate-val isic2017:val \
 		--out runs/default/model.safetensors
 	$(BIN)/python -m skinxai.model_card --run runs/default
 	$(BIN)/python benchmarks/accuracy.py

@@ -44,15 +44,13 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     return buffer.getvalue()
 
 
-def _lesion(size: tuple[int, int] = (96, 72)) -> Image.Image:
-    """A deterministic lesion-like picture: a dark blob on skin-coloured noise."""
-    rng = np.random.default_rng(7)
-    width, height = size
-    y, x = np.mgrid[0:height, 0:width]
-    blob = ((x - width / 2) ** 2 / (width / 4) ** 2 + (y - height / 2) ** 2 / (height / 4) ** 2) < 1
-    pixels = np.array([225, 180, 165]) + rng.normal(0, 8, (height, width, 3))
-    pixels[blob] = [110, 60, 45]
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+def _lesion(size: tuple[int, int] | None = None) -> Image.Image:
+    """A real dermoscopic photo (HAM10000 ISIC_0024313, 200x150), optionally resized."""
+    from skinxai.data.paths import shared_data_dir
+
+    photo = Image.open(shared_data_dir() / "ham10000" / "images" / "ISIC_0024313.jpg")
+    photo = photo.convert("RGB")
+    return photo.resize(size, Image.Resampling.BICUBIC) if size else photo
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -87,3 +87,20 @@ def test_rows_carry_the_decision(fanconic: Path, default_model) -> None:
     assert [row["decision"] for row in rows] == ["uncertain", "malignant"]
     table = run_cli("predict", str(uncertain))
     assert "uncertain" in table.stdout
+
+
+def test_a_scanned_page_gets_an_error_row_not_a_diagnosis(tmp_path: Path, fanconic: Path) -> None:
+    from tests.test_serve import scanned_page
+
+    page = tmp_path / "page.jpg"
+    page.write_bytes(scanned_page())
+    lesion = sorted((fanconic / "test" / "malignant").glob("*.jpg"))[0]
+    done = run_cli("predict", str(page), str(lesion), "--json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    rows = json.loads(done.stdout)
+    assert rows[0]["error_code"] == "not_dermoscopic" and rows[0]["decision"] is None
+    assert rows[1]["error"] is None and rows[1]["decision"] == "malignant"
+    explained = run_cli("explain", str(page), str(lesion), "--out", str(tmp_path / "x"))
+    assert explained.returncode == 1
+    index = json.loads((tmp_path / "x" / "explanations.json").read_text())
+    assert [r["error_code"] for r in index] == ["not_dermoscopic", None]

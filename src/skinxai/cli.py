@@ -481,6 +481,20 @@ def calibrate(
         float,
         typer.Option(min=0.5, max=1.0, help="Accuracy the confident answers must reach."),
     ] = 0.95,
+    gate_train: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Fit the 'not a dermoscopic image' gate on these training sets (repeatable); "
+            "without it the model keeps its gate."
+        ),
+    ] = None,
+    gate_val: Annotated[
+        list[str] | None,
+        typer.Option(help="More validation sets (repeatable) that set the gate's limit."),
+    ] = None,
+    gate_limit: Annotated[
+        int, typer.Option(min=100, help="Training images (stratified subset) for the gate.")
+    ] = 3000,
 ) -> None:
     """Fit temperature, threshold and "uncertain" band on validation data; write the model."""
     from skinxai.calibrate import calibrated_config
@@ -488,7 +502,7 @@ def calibrate(
     from skinxai.metrics.calibration import parse_operating_point
     from skinxai.model import save_model
 
-    held_out = [v for v in val_sets if v.endswith(":test") or "derm7pt" in v]
+    held_out = [v for v in [*val_sets, *(gate_val or [])] if v.endswith(":test") or "derm7pt" in v]
     if held_out:
         raise fail(f"calibrate on validation data only, not on {', '.join(held_out)}")
     try:
@@ -498,7 +512,16 @@ def calibrate(
     _output_folder(out.parent)
     classifier = _load(model)
     try:
-        classifier.config = calibrated_config(classifier, val_sets, goal, value, target_accuracy)
+        classifier.config, classifier.gate = calibrated_config(
+            classifier,
+            val_sets,
+            goal,
+            value,
+            target_accuracy,
+            gate_train or (),
+            gate_val or (),
+            gate_limit,
+        )
     except (FileNotFoundError, ValueError, ImageInputError) as exc:
         raise fail(str(exc)) from None
     written = save_model(classifier, out)
@@ -521,6 +544,12 @@ def calibrate(
     for key in ("ece_15_bins", "brier", "nll"):
         table.add_row(
             f"{key} before -> after", f"{report['before'][key]:.4f} -> {report['after'][key]:.4f}"
+        )
+    if config.ood_gate:
+        gate = config.ood_gate
+        table.add_row(
+            "gate: validation images rejected",
+            f"{gate['validation_rejection_rate']:.4f} (limit {gate['limit']:.1f})",
         )
     console.print(table)
     console.print(f"wrote {written} and {written.with_suffix('.json')}")

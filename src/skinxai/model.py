@@ -22,6 +22,7 @@ from torch import nn
 import skinxai
 from skinxai.io import ImageSource, load_image
 from skinxai.model_config import DEFAULT_BACKBONE, ModelConfig, ModelFileError
+from skinxai.ood_gate import FeatureGate
 from skinxai.preprocessing import normalize, to_square_uint8
 
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"})
@@ -92,6 +93,7 @@ class SkinClassifier(nn.Module):
             self._load_imagenet_backbone()
         self.dropout = nn.Dropout(self.config.dropout)
         self.classifier = nn.Linear(self.backbone.num_features, len(self.config.class_names))
+        self.gate: FeatureGate | None = None  # "not a dermoscopic image", when fitted
 
     def _load_imagenet_backbone(self) -> None:
         if self.config.backbone != DEFAULT_BACKBONE:
@@ -114,6 +116,25 @@ class SkinClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    def gate_accepts(self, features: torch.Tensor) -> torch.Tensor | None:
+        """(B,) bool from a last feature map (B, C, h, w): True where the image looks like the
+        training images; None when the model has no gate."""
+        if self.gate is None:
+            return None
+        return self.gate.accepts(features.detach().mean(dim=(2, 3))).cpu()
+
+    @torch.inference_mode()
+    def predict_with_gate(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Calibrated probabilities (B, 2) and the gate's verdict (B,) from one forward pass."""
+        was_training = self.training
+        self.eval()
+        try:
+            features = self.features(batch.to(self.device))
+            probs = self.config.probabilities(self.head(features)).cpu()
+        finally:
+            self.train(was_training)
+        return probs, self.gate_accepts(features)
 
     @property
     def device(self) -> torch.device:
@@ -164,9 +185,13 @@ def config_path_for(weights_path: str | os.PathLike) -> Path:
 
 
 def save_model(model: SkinClassifier, path: str | os.PathLike, half: bool = False) -> Path:
-    """Write ``path`` (.safetensors) and its JSON config beside it; returns the weights path."""
+    """Write ``path`` (.safetensors), its JSON config and, when the model has one, its gate
+    (``<stem>.gate.safetensors``) beside it; returns the weights path."""
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if model.gate is not None:
+        gate_file = model.gate.save(path.with_name(f"{path.stem}.gate.safetensors"))
+        model.config.ood_gate = {**(model.config.ood_gate or {}), "file": gate_file.name}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
@@ -207,6 +232,9 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
         model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
     except (KeyError, RuntimeError) as exc:
         raise ModelFileError(f"weights in '{path}' do not fit {config.backbone}: {exc}") from exc
+    if config.ood_gate is not None:
+        gate_path = path.with_name(config.ood_gate["file"])
+        model.gate = FeatureGate.load(gate_path, model.backbone.num_features)
     return model.to(device).eval()
 
 

@@ -57,7 +57,7 @@ def calibration_lines(model: dict) -> list[str]:
         "## Calibration, operating point and the uncertain band (`skinxai calibrate`)",
         "",
         f"- Fitted on {fitted} ({report['n']} images), never on a test set: P(malignant) ="
-        f" sigmoid((z1 - z0) / {model['temperature']:.4f} {model['bias']:+.4f}), "
+        f" sigmoid((z1 - z0) / {model['temperature']:.4f} + ({model['bias']:.4f})), "
         f'method "{report["method"]}" (held-out-half NLL on validation: {compared}).',
         f"- ECE (15 bins) on validation {report['before']['ece_15_bins']:.4f} -> "
         f"{report['after']['ece_15_bins']:.4f}; Brier {report['before']['brier']:.4f} -> "
@@ -70,7 +70,20 @@ def calibration_lines(model: dict) -> list[str]:
         f"confident answers reach accuracy {report['target_accuracy_of_confident_answers']} on"
         f" validation (coverage {report['coverage']:.3f}, accuracy "
         f"{report['covered_accuracy']:.3f}).",
+        *_gate_lines(model.get("ood_gate")),
         "",
+    ]
+
+
+def _gate_lines(gate: dict | None) -> list[str]:
+    if not gate:
+        return ['- No "not a dermoscopic image" gate.']
+    return [
+        f'- "Not a dermoscopic image" gate: {gate["method"]}, {gate["components"]} '
+        f"components, fitted on {gate['n_fitted']} images of {', '.join(gate['fitted_on'])}; "
+        f"limit {gate['limit']:.1f} = the {gate['limit_quantile_of_validation']} quantile of "
+        f"the scores of {', '.join(gate['limit_fitted_on'])} and {gate['n_held_out_for_limit']}"
+        " held-out training images. Measured by `benchmarks/ood_gate.py`."
     ]
 
 

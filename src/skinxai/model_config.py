@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import timm
@@ -41,6 +42,8 @@ class ModelConfig:
     operating_point: dict[str, Any] | None = None
     uncertain_band: tuple[float, float] | None = None
     calibration: dict[str, Any] | None = None
+    # The "not a dermoscopic image" gate beside the weights (``file``) and how it was fitted.
+    ood_gate: dict[str, Any] | None = None
     skinxai_version: str = skinxai.__version__
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -100,11 +103,19 @@ class ModelConfig:
                 raise ModelFileError(f"{name} must be a string of 1 to 200 characters")
         if not isinstance(self.trained, bool):
             raise ModelFileError("trained must be true or false")
-        for name in ("operating_point", "calibration", "extra"):
+        for name in ("operating_point", "calibration", "ood_gate", "extra"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, dict):
                 raise ModelFileError(f"{name} must be a JSON object")
         self._validate_band()
+        if self.ood_gate is not None:
+            name = self.ood_gate.get("file")
+            if (
+                not isinstance(name, str)
+                or Path(name).name != name
+                or not name.endswith(".safetensors")
+            ):
+                raise ModelFileError("ood_gate.file must be a .safetensors file name beside it")
 
     def _validate_band(self) -> None:
         band = self.uncertain_band

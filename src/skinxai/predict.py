@@ -13,6 +13,9 @@ from skinxai.classes import MALIGNANT
 from skinxai.data.paths import list_images
 from skinxai.io import ImageInputError
 from skinxai.model import SkinClassifier
+from skinxai.ood_gate import NOT_DERMOSCOPIC, NotDermoscopicError
+
+NOT_DERMOSCOPIC_CODE = NotDermoscopicError.code
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,17 @@ def predict_files(
                 outcomes.append(len(tensors) - 1)
             except ImageInputError as exc:
                 outcomes.append(PredictionRow(file=str(path), error=str(exc), error_code=exc.code))
-        probs = model.predict_proba(torch.stack(tensors)) if tensors else None
+        probs, accepted = model.predict_with_gate(torch.stack(tensors)) if tensors else (None, None)
         for path, outcome in zip(paths[start : start + batch_size], outcomes, strict=True):
             if isinstance(outcome, PredictionRow):
                 yield outcome
+                continue
+            if accepted is not None and not accepted[outcome]:
+                yield PredictionRow(
+                    file=str(path),
+                    error=f"'{path}' {NOT_DERMOSCOPIC}.",
+                    error_code=NOT_DERMOSCOPIC_CODE,
+                )
                 continue
             p_malignant = float(probs[outcome, MALIGNANT])
             label = model.config.class_names[int(p_malignant >= threshold)]

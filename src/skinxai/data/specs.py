@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,15 +20,18 @@ from skinxai.data.splits import SPLITS, read_ham_split
 def resolve_spec(spec: str) -> list[LabelledImage]:
     """The labelled images a spec names, in a stable order.
 
-    ``fanconic:SPLIT`` reads ``shared/data/fanconic/SPLIT``; ``ham10000:SPLIT`` one split of the
+    ``fanconic:SPLIT`` / ``isic2017:SPLIT`` read ``shared/data/<name>/SPLIT``, ``derm7pt`` the
+    external set (folder-per-class); ``ham10000:SPLIT`` one split of the
     committed grouped manifest (``ham10000`` alone: every image); ``list:FILE`` a CSV written
     by :func:`write_image_list`; anything else is a folder-per-class path.
     """
     name, _, split = spec.partition(":")
     if name == "list" and split:
         return read_image_list(split)
-    if name == "fanconic" and split:
-        return list_labelled_images(shared_data_dir() / "fanconic" / split)
+    if name in ("fanconic", "isic2017") and split:
+        return list_labelled_images(shared_data_dir() / name / split)
+    if spec == "derm7pt":
+        return list_labelled_images(shared_data_dir() / "derm7pt")
     if name == "ham10000":
         if split and split not in SPLITS:
             raise ValueError(f"unknown HAM10000 split {split!r}; expected one of {SPLITS}")
@@ -78,3 +82,20 @@ def read_image_list(path: str | os.PathLike) -> list[LabelledImage]:
         return [
             LabelledImage(root / row["path"], int(row["label"])) for row in csv.DictReader(handle)
         ]
+
+
+def stratified_subset(
+    samples: Sequence[LabelledImage], size: int, seed: int
+) -> list[LabelledImage]:
+    """A seeded random subset of ``size`` samples keeping the class proportions."""
+    if size >= len(samples):
+        return list(samples)
+    rng = random.Random(seed)
+    by_label: dict[int, list[LabelledImage]] = {}
+    for sample in samples:
+        by_label.setdefault(sample.label, []).append(sample)
+    chosen: list[LabelledImage] = []
+    for _label, group in sorted(by_label.items()):
+        share = max(1, round(size * len(group) / len(samples)))
+        chosen.extend(rng.sample(group, min(share, len(group))))
+    return sorted(chosen[:size], key=lambda s: str(s.path))

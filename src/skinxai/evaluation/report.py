@@ -51,12 +51,21 @@ class EvaluationResult:
     failed: list[dict]
 
 
+@dataclass
+class RawPredictions:
+    """Logits (N, 2) and pooled last features (N, D), NaN rows where the file is not a usable
+    image; ``failures`` maps those sample indices to their errors."""
+
+    logits: np.ndarray
+    pooled: np.ndarray
+    failures: dict[int, ImageInputError]
+
+
 def predict_logits(
     model: SkinClassifier, samples: list[LabelledImage], batch_size: int = 64
-) -> tuple[np.ndarray, dict[int, ImageInputError]]:
-    """Logits (N, 2) for each sample (NaN where the file is not a usable image) and those
-    failures by sample index; decoding in parallel, the forward pass batched."""
-    chunks = []
+) -> RawPredictions:
+    """Logits and pooled features of every sample; decoding in parallel, forward batched."""
+    chunks, pooled_chunks = [], []
     failures: dict[int, ImageInputError] = {}
     was_training = model.training
     model.eval()
@@ -67,22 +76,32 @@ def predict_logits(
         decoded = decode_images(chunk, model.config.input_size, errors=errors)
         batch = normalize(decoded, model.config.mean, model.config.std).to(model.device)
         with torch.inference_mode():
-            logits = model(batch).float().cpu().numpy().astype(np.float64)
+            features = model.features(batch)
+            logits = model.head(features).float().cpu().numpy().astype(np.float64)
+            pooled = features.mean(dim=(2, 3)).float().cpu().numpy()
         logits[list(errors)] = np.nan
+        pooled[list(errors)] = np.nan
         chunks.append(logits)
+        pooled_chunks.append(pooled)
         failures.update({start + index: error for index, error in errors.items()})
     model.train(was_training)
-    return (np.concatenate(chunks) if chunks else np.zeros((0, 2))), failures
+    if not chunks:
+        return RawPredictions(np.zeros((0, 2)), np.zeros((0, model.classifier.in_features)), {})
+    return RawPredictions(np.concatenate(chunks), np.concatenate(pooled_chunks), failures)
 
 
-def predict_p_malignant(
-    model: SkinClassifier, samples: list[LabelledImage], batch_size: int = 64
-) -> tuple[np.ndarray, dict[int, ImageInputError]]:
-    """Calibrated P(malignant) for each sample, as ``predict_proba`` gives it (NaN where the
-    file is not a usable image), and the failures by sample index."""
-    logits, failures = predict_logits(model, samples, batch_size)
+def calibrated_p_malignant(model: SkinClassifier, logits: np.ndarray) -> np.ndarray:
+    """P(malignant) from logits (N, 2), calibrated as ``predict_proba`` does it."""
     probs = model.config.probabilities(torch.from_numpy(logits))
-    return probs[:, MALIGNANT].double().numpy(), failures
+    return probs[:, MALIGNANT].double().numpy()
+
+
+def gate_report(model: SkinClassifier, pooled: np.ndarray) -> dict | None:
+    """How many of these (dermoscopic) images the "not dermoscopic" gate would refuse."""
+    if model.gate is None:
+        return None
+    rejected = ~model.gate.accepts(torch.as_tensor(pooled))
+    return {"rejected": int(rejected.sum()), "rejection_rate": float(rejected.double().mean())}
 
 
 def trust_metrics(model: SkinClassifier, p: np.ndarray, labels: np.ndarray) -> dict:
@@ -210,18 +229,20 @@ def evaluate(
     samples, dropped = drop_near_duplicates(samples, excluded)
     if not samples:
         raise ValueError(f"no images left to evaluate in {data}")
-    scores, failures = predict_p_malignant(model, samples, batch_size)
+    raw = predict_logits(model, samples, batch_size)
     failed = [
         {"file": str(samples[i].path), "error": str(error), "error_code": error.code}
-        for i, error in sorted(failures.items())
+        for i, error in sorted(raw.failures.items())
     ]
-    usable = [i for i in range(len(samples)) if i not in failures]
-    samples, scores = [samples[i] for i in usable], scores[usable]
+    usable = [i for i in range(len(samples)) if i not in raw.failures]
+    samples = [samples[i] for i in usable]
+    scores = calibrated_p_malignant(model, raw.logits[usable])
     if not samples:
         raise ValueError(f"none of the images in {data} could be read")
     labels = np.array([s.label for s in samples])
     metrics = classification_metrics(labels, scores, model.config.threshold)
     metrics.update(trust_metrics(model, scores, labels))
+    metrics["ood_gate"] = gate_report(model, raw.pooled[usable])
     metrics.update(
         {
             "data": data,

@@ -18,6 +18,7 @@ from skinxai.explain.index_files import write_index
 from skinxai.explain.render import photo_array, three_panels
 from skinxai.io import ImageInputError, load_image
 from skinxai.model import SkinClassifier
+from skinxai.ood_gate import NOT_DERMOSCOPIC, NotDermoscopicError
 from skinxai.preprocessing import normalize, to_square_uint8
 
 
@@ -95,17 +96,24 @@ def _explain_batch(
     first = next(iter(explanations.values()))
     names = model.config.class_names
     size = model.config.input_size
+    accepted = first.extra.get("accepted")
     for row, item in enumerate(loaded):
         path = paths[item.index]
-        predicted = names[int(first.probs[row].argmax())]
+        if accepted is not None and not accepted[row]:
+            error = f"'{path}' {NOT_DERMOSCOPIC}."
+            yield ExplainedFile(file=str(path), error=error, error_code=NotDermoscopicError.code)
+            continue
+        predicted = names[int(float(first.probs[row, 1]) >= model.config.threshold)]
         explained = names[int(first.targets[row])]
         frame = item.photo.shape[:2]
         maps = {m: e.map_in_frame(row, frame) for m, e in explanations.items()}
         figure = out / _figure_name(path)
         width, height = item.original_size
+        p_malignant = float(first.probs[row, 1])
         title = (
-            f"{path.name} ({width}x{height}): {predicted} "
-            f"(P(malignant) = {float(first.probs[row, 1]):.3f}); maps for class '{explained}'"
+            f"{path.name} ({width}x{height}): {model.config.decision(p_malignant)} "
+            f"(P(malignant) = {p_malignant:.3f}, threshold {model.config.threshold:.3f}); "
+            f"maps for class '{explained}'"
         )
         unindexed.append(figure)
         three_panels(item.photo, maps, figure, title, opacity, evidence_for=explained)
@@ -113,8 +121,8 @@ def _explain_batch(
         yield ExplainedFile(
             file=str(path),
             label=predicted,
-            decision=model.config.decision(float(first.probs[row, 1])),
-            probability=float(first.probs[row, 1]),
+            decision=model.config.decision(p_malignant),
+            probability=p_malignant,
             methods={
                 m: {
                     "target": explained,

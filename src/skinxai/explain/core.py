@@ -121,8 +121,18 @@ def parse_target(text: str | None, class_names: Sequence[str]) -> int | str | No
     raise ValueError(f"unknown class {text!r}; choose one of {choices}")
 
 
+def _predicted(logits: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """The class the tool reports: P(malignant) >= the model's threshold for a calibrated
+    two-class model, else the largest logit."""
+    config = getattr(model, "config", None)
+    if config is not None and logits.shape[1] == 2:
+        return (config.probabilities(logits.detach())[:, 1] >= config.threshold).long()
+    return logits.argmax(dim=1)
+
+
 def resolve_targets(target: TargetSpec, logits: torch.Tensor, model: nn.Module) -> torch.Tensor:
-    """None -> predicted class; a class name or index -> that class for all; a list -> each."""
+    """None -> the predicted class (at the model's threshold); a class name or index -> that
+    class for all; a list -> each."""
     batch, n_classes = logits.shape
     names = _class_names(model)
 
@@ -136,7 +146,7 @@ def resolve_targets(target: TargetSpec, logits: torch.Tensor, model: nn.Module) 
         return int(value)
 
     if target is None:
-        return logits.argmax(dim=1)
+        return _predicted(logits, model)
     if isinstance(target, torch.Tensor):
         chosen = target.to(logits.device).long().reshape(-1)
         if chosen.numel() == 1:
@@ -251,6 +261,16 @@ def _guided(
     return gradient, minmax_per_map(gradient.abs().amax(dim=1))
 
 
+def _gate_verdict(
+    model: nn.Module, forward: _ForwardPass, inputs: torch.Tensor, layer: str | None
+) -> torch.Tensor | None:
+    """The model's "not dermoscopic" gate on the last feature map (None without a gate)."""
+    if getattr(model, "gate", None) is None:
+        return None
+    last = forward.activations.detach() if layer is None else _features(model, inputs)
+    return model.gate_accepts(last)
+
+
 def explain_grid(
     model: nn.Module,
     images: Any,
@@ -270,6 +290,7 @@ def explain_grid(
         forward = _forward(model, inputs, layer)
         probs = _probabilities(model, forward.logits.detach().float())
         chosen = [resolve_targets(t, forward.logits.detach(), model) for t in targets]
+        verdict = _gate_verdict(model, forward, inputs, layer)
         cache: dict[str, torch.Tensor] = {}
         results = {}
         for method in methods:
@@ -280,7 +301,14 @@ def explain_grid(
                     raw = _raw_maps(method, model, forward, inputs, target_index, layer, cache)
                     maps = normalise_maps(raw, tuple(inputs.shape[-2:]))
                 results[(method, position)] = Explanation(
-                    method, maps.detach(), raw.detach(), probs, target_index, inputs.detach(), layer
+                    method,
+                    maps.detach(),
+                    raw.detach(),
+                    probs,
+                    target_index,
+                    inputs.detach(),
+                    layer,
+                    {"accepted": verdict},
                 )
         return results
     finally:

@@ -14,6 +14,7 @@ from skinxai.explain.core import peak_in_original
 from skinxai.explain.render import heatmap, input_image, overlay, photo_array
 from skinxai.io import load_image
 from skinxai.model import SkinClassifier
+from skinxai.ood_gate import NOT_DERMOSCOPIC, NotDermoscopicError
 
 MAX_PIXELS = 50_000_000
 
@@ -24,11 +25,18 @@ def _png_base64(array: np.ndarray) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _refuse_if_not_dermoscopic(accepted: torch.Tensor | None) -> None:
+    if accepted is not None and not bool(accepted[0]):
+        raise NotDermoscopicError(f"The uploaded image {NOT_DERMOSCOPIC}.")
+
+
 def prediction(model: SkinClassifier, data: bytes) -> dict:
-    """Label, per-class probabilities and model version for one uploaded image."""
-    return _prediction_fields(
-        model, model.predict_proba(load_image(data, max_pixels=MAX_PIXELS))[0]
+    """Label, decision, per-class probabilities and model version for one uploaded image."""
+    probs, accepted = model.predict_with_gate(
+        model.to_batch(load_image(data, max_pixels=MAX_PIXELS))
     )
+    _refuse_if_not_dermoscopic(accepted)
+    return _prediction_fields(model, probs[0])
 
 
 def _prediction_fields(model: SkinClassifier, probs: torch.Tensor) -> dict:
@@ -86,6 +94,7 @@ def explanation(
     names = model.config.class_names
     targets = [target, *range(len(names))] if both_classes else [target]
     grid = explain_grid(model, batch, methods, targets)
+    _refuse_if_not_dermoscopic(grid[(methods[0], 0)].extra.get("accepted"))
     result = _prediction_fields(model, grid[(methods[0], 0)].probs[0])
     if size == "original":
         picture = photo_array(image)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import random
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -20,29 +19,12 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 import skinxai
 from skinxai.data.cache import DecodedDataset
 from skinxai.data.folder import LabelledImage
-from skinxai.data.specs import resolve_specs
+from skinxai.data.specs import resolve_specs, stratified_subset
 from skinxai.data.transforms import eval_transform, train_transform
 from skinxai.model import ModelConfig, load_model_file, save_model
 from skinxai.training.config import TrainConfig
 from skinxai.training.history import HistoryCallback
 from skinxai.training.lightning_module import SkinClassifierModule
-
-
-def stratified_subset(
-    samples: Sequence[LabelledImage], size: int, seed: int
-) -> list[LabelledImage]:
-    """A seeded random subset of ``size`` samples keeping the class proportions."""
-    if size >= len(samples):
-        return list(samples)
-    rng = random.Random(seed)
-    by_label: dict[int, list[LabelledImage]] = {}
-    for sample in samples:
-        by_label.setdefault(sample.label, []).append(sample)
-    chosen: list[LabelledImage] = []
-    for _label, group in sorted(by_label.items()):
-        share = max(1, round(size * len(group) / len(samples)))
-        chosen.extend(rng.sample(group, min(share, len(group))))
-    return sorted(chosen[:size], key=lambda s: str(s.path))
 
 
 def class_weights(labels: Sequence[int], n_classes: int = 2) -> list[float]:

@@ -203,7 +203,7 @@ async function analyse(file) {
     const result = await fetchJson(`/api/v1/explain?${query}`, { method: "POST", body: form });
     render(result);
     $("result").hidden = false;
-    $("status").textContent = `Analysed ${file.name}: ${result.label}.`;
+    $("status").textContent = `Analysed ${file.name}: ${result.decision}.`;
   } catch (error) {
     $("result").hidden = true;
     showError(`Could not analyse ${file.name}: ${error.message}`);

@@ -1,0 +1,76 @@
+"""The "not a dermoscopic image" gate: its distance on constructed features, its file, and the
+shipped gate on real photographs (scikit-image's) against real lesions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skinxai.model import ModelFileError, SkinClassifier, load_model_file, save_model
+from skinxai.ood_gate import FeatureGate
+from tests.natural_images import natural_images, synthetic_images
+
+
+def gaussian_features(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    scales = np.linspace(3.0, 0.1, dim)
+    return rng.normal(0, 1, (n, dim)) * scales
+
+
+def test_gate_accepts_its_own_distribution_and_refuses_far_points() -> None:
+    gate = FeatureGate.fit(gaussian_features(4000), components=8)
+    gate.set_limit(gaussian_features(2000, seed=1), quantile=0.99)
+    fresh = torch.as_tensor(gaussian_features(2000, seed=2))
+    assert 0.97 <= float(gate.accepts(fresh).double().mean()) <= 1.0
+    # Off the principal subspace (along the direction of least variance): the residual term.
+    off = torch.zeros(5, 32, dtype=torch.float64)
+    off[:, -1] = 15.0
+    assert not gate.accepts(off).any()
+    assert gate.accepts(off / 15).all()
+    assert not gate.accepts(fresh[:5] * 10).any()
+    with pytest.raises(ValueError, match="more than"):
+        FeatureGate.fit(gaussian_features(8), components=8)
+
+
+def test_gate_file_round_trip_and_checks(tmp_path: Path) -> None:
+    model = SkinClassifier(pretrained=False)
+    gate = FeatureGate.fit(gaussian_features(300, dim=1280), components=16)
+    gate.set_limit(gaussian_features(300, dim=1280, seed=1))
+    model.gate = gate
+    model.config.ood_gate = {"fitted_on": ["test"]}
+    path = save_model(model, tmp_path / "m")
+    assert (tmp_path / "m.gate.safetensors").is_file()
+    loaded = load_model_file(path)
+    assert loaded.gate is not None and loaded.gate.limit == pytest.approx(gate.limit)
+    features = torch.as_tensor(gaussian_features(4, dim=1280, seed=3)).float()
+    assert torch.allclose(loaded.gate.score(features), gate.score(features), rtol=1e-4)
+    config = json.loads(path.with_suffix(".json").read_text())
+    for bad in ("../elsewhere.safetensors", "/etc/passwd", "gate.pt"):
+        path.with_suffix(".json").write_text(json.dumps({**config, "ood_gate": {"file": bad}}))
+        with pytest.raises(ModelFileError, match=r"ood_gate\.file"):
+            load_model_file(path)
+    path.with_suffix(".json").write_text(json.dumps(config))
+    (tmp_path / "m.gate.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(ModelFileError, match="gate file"):
+        load_model_file(path)
+
+
+def test_shipped_gate_refuses_what_is_far_and_keeps_lesions(
+    default_model, fanconic: Path, ham_root: Path
+) -> None:
+    """Scans of text, screenshots, noise and textures lie far beyond the limit; real lesions
+    within it. (Some photographs pass: benchmarks/ood_gate.py measures how many.)"""
+    gate = default_model.gate
+    assert gate is not None and default_model.config.ood_gate["components"] == 256
+    far = {**natural_images(), **synthetic_images()}
+    far = {k: far[k] for k in ("page", "text", "gravel", "text-screenshot-1", "ui-screenshot")}
+    _, accepted = default_model.predict_with_gate(default_model.to_batch(list(far.values())))
+    assert accepted is not None and not accepted.any(), far.keys()
+    lesions = sorted((fanconic / "test" / "benign").glob("*.jpg"))[:12]
+    lesions += sorted((ham_root / "images").glob("*.jpg"))[:12]
+    _, accepted = default_model.predict_with_gate(default_model.to_batch(lesions))
+    assert accepted.all()
