@@ -111,3 +111,56 @@ def test_platt_scaling_recovers_a_shifted_base_rate() -> None:
     )
     calibrated = p_malignant(shifted, temperature, bias)
     assert expected_calibration_error(calibrated, labels) < 0.015
+
+
+def test_calibrate_command_writes_a_calibrated_model(tmp_path, fanconic) -> None:
+    """On a small validation folder (fanconic test images stand in; the command itself only
+    refuses the names of test splits): the config gains scaling, operating point and band,
+    the gate comes along, and test splits are refused."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from skinxai.cli import app
+    from skinxai.model import load_model_file
+
+    folder = tmp_path / "val"
+    for cls, count in (("benign", 24), ("malignant", 16)):
+        (folder / cls).mkdir(parents=True)
+        for path in sorted((fanconic / "test" / cls).glob("*.jpg"))[:count]:
+            shutil.copy(path, folder / cls / path.name)
+    out = tmp_path / "model.safetensors"
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "calibrate",
+            "--val",
+            str(folder),
+            "--operating-point",
+            "sensitivity=0.75",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads(out.with_suffix(".json").read_text())
+    assert config["operating_point"]["goal"] == "sensitivity"
+    assert config["operating_point"]["sensitivity"] >= 0.75
+    low, high = config["uncertain_band"]
+    assert low <= config["threshold"] <= high
+    assert config["calibration"]["n"] == 40
+    assert set(config["calibration"]["two_fold_nll_by_method"]) == {
+        "temperature",
+        "temperature and bias (Platt)",
+    }
+    assert load_model_file(out).gate is not None  # the shipped gate is kept
+    for bad in (["--val", "ham10000:test"], ["--val", str(folder), "--gate-val", "derm7pt"]):
+        refused = runner.invoke(app, ["calibrate", *bad, "--out", str(out)])
+        assert refused.exit_code == 2 and "validation data only" in refused.output
+    bad_goal = runner.invoke(
+        app,
+        ["calibrate", "--val", str(folder), "--operating-point", "accuracy=0.9", "--out", str(out)],
+    )
+    assert bad_goal.exit_code == 2 and "operating point" in bad_goal.output

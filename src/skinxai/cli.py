@@ -525,34 +525,46 @@ def calibrate(
     except (FileNotFoundError, ValueError, ImageInputError) as exc:
         raise fail(str(exc)) from None
     written = save_model(classifier, out)
-    config = classifier.config
+    console.print(_calibration_table(classifier.config, val_sets))
+    console.print(f"wrote {written} and {written.with_suffix('.json')}")
+
+
+def _calibration_table(config, val_sets: list[str]) -> Table:
+    """What `calibrate` fitted, with the validation numbers before and after."""
     report, point = config.calibration, config.operating_point
     table = Table(title=f"calibrated on {', '.join(val_sets)} ({report['n']} images)")
     table.add_column("")
     table.add_column("value", justify="right")
-    table.add_row("temperature", f"{config.temperature:.3f}")
-    table.add_row(f"threshold ({goal} >= {value:g})", f"{config.threshold:.4f}")
-    table.add_row(
-        "sensitivity / specificity there",
-        f"{point['sensitivity']:.3f} / {point['specificity']:.3f}",
-    )
-    table.add_row("uncertain band [low, high)", "[{:.4f}, {:.4f})".format(*config.uncertain_band))
-    table.add_row(
-        "coverage / accuracy of the answers",
-        f"{report['coverage']:.3f} / {report['covered_accuracy']:.3f}",
-    )
-    for key in ("ece_15_bins", "brier", "nll"):
-        table.add_row(
-            f"{key} before -> after", f"{report['before'][key]:.4f} -> {report['after'][key]:.4f}"
-        )
+    low, high = config.uncertain_band
+    rows = [
+        ("scaling", report["method"]),
+        ("temperature / bias", f"{config.temperature:.3f} / {config.bias:+.3f}"),
+        (f"threshold ({point['goal']} >= {point['value']:g})", f"{config.threshold:.4f}"),
+        (
+            "sensitivity / specificity there",
+            f"{point['sensitivity']:.3f} / {point['specificity']:.3f}",
+        ),
+        ("uncertain band [low, high)", f"[{low:.4f}, {high:.4f})"),
+        (
+            "coverage / accuracy of the answers",
+            f"{report['coverage']:.3f} / {report['covered_accuracy']:.3f}",
+        ),
+        *(
+            (f"{key} before -> after", f"{report['before'][key]:.4f} -> {report['after'][key]:.4f}")
+            for key in ("ece_15_bins", "brier", "nll")
+        ),
+    ]
     if config.ood_gate:
         gate = config.ood_gate
-        table.add_row(
-            "gate: validation images rejected",
-            f"{gate['validation_rejection_rate']:.4f} (limit {gate['limit']:.1f})",
+        rows.append(
+            (
+                "gate: validation images refused",
+                f"{gate['validation_rejection_rate']:.4f} (limit {gate['limit']:.1f})",
+            )
         )
-    console.print(table)
-    console.print(f"wrote {written} and {written.with_suffix('.json')}")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 @app.command()
