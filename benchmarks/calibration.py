@@ -23,13 +23,11 @@ from rich.table import Table
 
 import skinxai
 from skinxai.data.specs import resolve_spec
-from skinxai.evaluation.report import predict_logits
+from skinxai.evaluation.report import calibrated_p_malignant, predict_logits
 from skinxai.metrics.calibration import (
     Band,
-    brier_score,
+    calibration_quality,
     coverage_and_accuracy,
-    expected_calibration_error,
-    negative_log_likelihood,
     p_malignant,
     rates_at,
 )
@@ -46,9 +44,7 @@ SETS = {
 
 def scores(p: np.ndarray, labels: np.ndarray, threshold: float, band: Band | None) -> dict:
     result = {
-        "ece_15_bins": expected_calibration_error(p, labels),
-        "brier": brier_score(p, labels),
-        "nll": negative_log_likelihood(p, labels),
+        **calibration_quality(p, labels),
         "threshold": threshold,
         **rates_at(p, labels, threshold),
     }
@@ -76,9 +72,7 @@ def main() -> None:
             "n": len(labels),
             "n_malignant": int(labels.sum()),
             "before": scores(p_malignant(logits), labels, 0.5, None),
-            "after": scores(
-                p_malignant(logits, config.temperature, config.bias), labels, config.threshold, band
-            ),
+            "after": scores(calibrated_p_malignant(model, logits), labels, config.threshold, band),
         }
     table = Table(title=f"{config.version}: before -> after calibration")
     for column in (

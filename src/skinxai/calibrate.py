@@ -8,18 +8,15 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from skinxai.data.specs import resolve_specs, stratified_subset
 from skinxai.evaluation.report import RawPredictions, predict_logits
 from skinxai.metrics.calibration import (
     SCALINGS,
-    brier_score,
+    calibration_quality,
     coverage_and_accuracy,
     cross_validated_nll,
-    expected_calibration_error,
     fit_uncertain_band,
-    negative_log_likelihood,
     p_malignant,
     rates_at,
     threshold_for_goal,
@@ -27,14 +24,6 @@ from skinxai.metrics.calibration import (
 from skinxai.model import SkinClassifier
 from skinxai.model_config import ModelConfig
 from skinxai.ood_gate import DEFAULT_QUANTILE, FeatureGate
-
-
-def _quality(p: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    return {
-        "ece_15_bins": expected_calibration_error(p, labels),
-        "brier": brier_score(p, labels),
-        "nll": negative_log_likelihood(p, labels),
-    }
 
 
 def _usable(raw: RawPredictions, what: str) -> RawPredictions:
@@ -60,7 +49,6 @@ def fit_gate(
     gate = FeatureGate.fit(pooled[~held_out])
     limit_pool = np.concatenate([validation_pooled, pooled[held_out]])
     gate.set_limit(limit_pool)
-    rejected = ~gate.accepts(torch.as_tensor(validation_pooled))
     report = {
         "method": "probabilistic-PCA distance of pooled last features",
         "components": int(gate.components.shape[0]),
@@ -69,7 +57,7 @@ def fit_gate(
         "n_held_out_for_limit": int(held_out.sum()),
         "limit": gate.limit,
         "limit_quantile_of_validation": DEFAULT_QUANTILE,
-        "validation_rejection_rate": float(rejected.double().mean()),
+        "validation_rejection_rate": gate.refusals(validation_pooled)["rejection_rate"],
     }
     return gate, report
 
@@ -129,8 +117,8 @@ def calibrated_config(
             "fitted_on": list(val_specs),
             "n": len(labels),
             "target_accuracy_of_confident_answers": target_accuracy,
-            "before": _quality(before, labels),
-            "after": _quality(p, labels),
+            "before": calibration_quality(before, labels),
+            "after": calibration_quality(p, labels),
             **coverage_and_accuracy(p, labels, band),
         },
     )

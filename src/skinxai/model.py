@@ -125,15 +125,20 @@ class SkinClassifier(nn.Module):
         return self.gate.accepts(features.detach().mean(dim=(2, 3))).cpu()
 
     @torch.inference_mode()
-    def predict_with_gate(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Calibrated probabilities (B, 2) and the gate's verdict (B,) from one forward pass."""
+    def _calibrated(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Calibrated probabilities (B, 2) on the CPU and the last feature map, in eval mode."""
         was_training = self.training
         self.eval()
         try:
             features = self.features(batch.to(self.device))
-            probs = self.config.probabilities(self.head(features)).cpu()
+            return self.config.probabilities(self.head(features)).cpu(), features
         finally:
             self.train(was_training)
+
+    @torch.inference_mode()
+    def predict_with_gate(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Calibrated probabilities (B, 2) and the gate's verdict (B,) from one forward pass."""
+        probs, features = self._calibrated(batch)
         return probs, self.gate_accepts(features)
 
     @property
@@ -164,13 +169,7 @@ class SkinClassifier(nn.Module):
     ) -> torch.Tensor:
         """Calibrated class probabilities (B, 2) (``config.probabilities``); column 1 is
         P(malignant)."""
-        was_training = self.training
-        self.eval()
-        try:
-            logits = self(self.to_batch(images))
-        finally:
-            self.train(was_training)
-        return self.config.probabilities(logits).cpu()
+        return self._calibrated(self.to_batch(images))[0]
 
 
 def _is_safetensors(path: Path) -> bool:

@@ -54,13 +54,17 @@ class ModelConfig:
         offset = torch.tensor([0.0, self.bias], dtype=scaled.dtype, device=scaled.device)
         return torch.softmax(scaled + offset, dim=1)
 
+    def label(self, p_malignant: float) -> str:
+        """The class at the threshold: malignant when P(malignant) >= threshold."""
+        return self.class_names[int(p_malignant >= self.threshold)]
+
     def decision(self, p_malignant: float) -> str:
         """benign, malignant, or uncertain inside the band around the threshold."""
         if self.uncertain_band is not None:
             low, high = self.uncertain_band
             if low <= p_malignant < high:
                 return "uncertain"
-        return self.class_names[int(p_malignant >= self.threshold)]
+        return self.label(p_malignant)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

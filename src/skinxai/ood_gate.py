@@ -27,10 +27,12 @@ class NotDermoscopicError(ImageInputError):
     code = "not_dermoscopic"
 
 
-NOT_DERMOSCOPIC = (
-    "does not look like a dermoscopic skin-lesion image (its features are far from those of "
-    "every training image); skinxai gives no diagnosis for it"
-)
+def not_dermoscopic(name: str) -> NotDermoscopicError:
+    """The refusal for the image called ``name`` (a quoted path, or "The uploaded image")."""
+    return NotDermoscopicError(
+        f"{name} does not look like a dermoscopic skin-lesion image (its features are far from "
+        "those of every training image); skinxai gives no diagnosis for it."
+    )
 
 
 @dataclass
@@ -81,6 +83,11 @@ class FeatureGate:
     def accepts(self, features: torch.Tensor) -> torch.Tensor:
         """(B,) bool: the images whose features lie within the limit."""
         return self.score(features) <= self.limit
+
+    def refusals(self, pooled: np.ndarray) -> dict[str, float]:
+        """How many of these pooled features (N, D) the gate refuses, and their share."""
+        refused = ~self.accepts(torch.as_tensor(np.asarray(pooled)))
+        return {"rejected": int(refused.sum()), "rejection_rate": float(refused.double().mean())}
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)

@@ -13,9 +13,7 @@ from skinxai.classes import MALIGNANT
 from skinxai.data.paths import list_images
 from skinxai.io import ImageInputError
 from skinxai.model import SkinClassifier
-from skinxai.ood_gate import NOT_DERMOSCOPIC, NotDermoscopicError
-
-NOT_DERMOSCOPIC_CODE = NotDermoscopicError.code
+from skinxai.ood_gate import not_dermoscopic
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,6 @@ def predict_files(
     model: SkinClassifier, paths: Sequence[Path], batch_size: int = 32
 ) -> Iterator[PredictionRow]:
     """Predict each file in order; undecodable inputs yield a row with ``error`` set."""
-    threshold = model.config.threshold
     for start in range(0, len(paths), batch_size):
         tensors: list[torch.Tensor] = []
         outcomes: list[PredictionRow | int] = []
@@ -62,17 +59,13 @@ def predict_files(
                 yield outcome
                 continue
             if accepted is not None and not accepted[outcome]:
-                yield PredictionRow(
-                    file=str(path),
-                    error=f"'{path}' {NOT_DERMOSCOPIC}.",
-                    error_code=NOT_DERMOSCOPIC_CODE,
-                )
+                refusal = not_dermoscopic(f"'{path}'")
+                yield PredictionRow(file=str(path), error=str(refusal), error_code=refusal.code)
                 continue
             p_malignant = float(probs[outcome, MALIGNANT])
-            label = model.config.class_names[int(p_malignant >= threshold)]
             yield PredictionRow(
                 file=str(path),
-                label=label,
+                label=model.config.label(p_malignant),
                 decision=model.config.decision(p_malignant),
                 p_malignant=p_malignant,
             )

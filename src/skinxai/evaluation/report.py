@@ -19,10 +19,8 @@ from skinxai.evaluation import figures
 from skinxai.io import ImageInputError
 from skinxai.metrics.calibration import (
     Band,
-    brier_score,
+    calibration_quality,
     coverage_and_accuracy,
-    expected_calibration_error,
-    negative_log_likelihood,
     rates_at,
 )
 from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
@@ -98,10 +96,7 @@ def calibrated_p_malignant(model: SkinClassifier, logits: np.ndarray) -> np.ndar
 
 def gate_report(model: SkinClassifier, pooled: np.ndarray) -> dict | None:
     """How many of these (dermoscopic) images the "not dermoscopic" gate would refuse."""
-    if model.gate is None:
-        return None
-    rejected = ~model.gate.accepts(torch.as_tensor(pooled))
-    return {"rejected": int(rejected.sum()), "rejection_rate": float(rejected.double().mean())}
+    return model.gate.refusals(pooled) if model.gate is not None else None
 
 
 def trust_metrics(model: SkinClassifier, p: np.ndarray, labels: np.ndarray) -> dict:
@@ -112,11 +107,7 @@ def trust_metrics(model: SkinClassifier, p: np.ndarray, labels: np.ndarray) -> d
     reached = rates_at(p, labels, config.threshold)
     point = config.operating_point
     result: dict = {
-        "calibration": {
-            "ece_15_bins": expected_calibration_error(p, labels),
-            "brier": brier_score(p, labels),
-            "nll": negative_log_likelihood(p, labels),
-        },
+        "calibration": calibration_quality(p, labels),
         "operating_point": {
             "threshold": config.threshold,
             "goal": point["goal"] if point else None,

@@ -18,7 +18,7 @@ from skinxai.explain.index_files import write_index
 from skinxai.explain.render import photo_array, three_panels
 from skinxai.io import ImageInputError, load_image
 from skinxai.model import SkinClassifier
-from skinxai.ood_gate import NOT_DERMOSCOPIC, NotDermoscopicError
+from skinxai.ood_gate import not_dermoscopic
 from skinxai.preprocessing import normalize, to_square_uint8
 
 
@@ -94,25 +94,24 @@ def _explain_batch(
     batch = torch.stack([item.inputs for item in loaded])
     explanations: dict[str, Explanation] = explain_methods(model, batch, methods, target, layer)
     first = next(iter(explanations.values()))
-    names = model.config.class_names
-    size = model.config.input_size
+    config = model.config
     accepted = first.extra.get("accepted")
     for row, item in enumerate(loaded):
         path = paths[item.index]
         if accepted is not None and not accepted[row]:
-            error = f"'{path}' {NOT_DERMOSCOPIC}."
-            yield ExplainedFile(file=str(path), error=error, error_code=NotDermoscopicError.code)
+            refusal = not_dermoscopic(f"'{path}'")
+            yield ExplainedFile(file=str(path), error=str(refusal), error_code=refusal.code)
             continue
-        predicted = names[int(float(first.probs[row, 1]) >= model.config.threshold)]
-        explained = names[int(first.targets[row])]
+        p_malignant = float(first.probs[row, 1])
+        decision = config.decision(p_malignant)
+        explained = config.class_names[int(first.targets[row])]
         frame = item.photo.shape[:2]
         maps = {m: e.map_in_frame(row, frame) for m, e in explanations.items()}
         figure = out / _figure_name(path)
         width, height = item.original_size
-        p_malignant = float(first.probs[row, 1])
         title = (
-            f"{path.name} ({width}x{height}): {model.config.decision(p_malignant)} "
-            f"(P(malignant) = {p_malignant:.3f}, threshold {model.config.threshold:.3f}); "
+            f"{path.name} ({width}x{height}): {decision} "
+            f"(P(malignant) = {p_malignant:.3f}, threshold {config.threshold:.3f}); "
             f"maps for class '{explained}'"
         )
         unindexed.append(figure)
@@ -120,16 +119,16 @@ def _explain_batch(
         peaks = {m: e.peak()[row] for m, e in explanations.items()}
         yield ExplainedFile(
             file=str(path),
-            label=predicted,
-            decision=model.config.decision(p_malignant),
+            label=config.label(p_malignant),
+            decision=decision,
             probability=p_malignant,
             methods={
                 m: {
                     "target": explained,
                     "peak_row_col": list(peaks[m]),
                     "peak_fraction_xy": [
-                        round(peaks[m][1] / size, 4),
-                        round(peaks[m][0] / size, 4),
+                        round(peaks[m][1] / config.input_size, 4),
+                        round(peaks[m][0] / config.input_size, 4),
                     ],
                     "peak_original_xy": peak_in_original(maps[m], item.original_size),
                 }

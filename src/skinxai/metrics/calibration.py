@@ -99,6 +99,15 @@ def negative_log_likelihood(p: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1.0 - p)))
 
 
+def calibration_quality(p: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """ECE (15 bins), Brier score and NLL of P(malignant) against the labels."""
+    return {
+        "ece_15_bins": expected_calibration_error(p, labels),
+        "brier": brier_score(p, labels),
+        "nll": negative_log_likelihood(p, labels),
+    }
+
+
 def reliability_bins(p: np.ndarray, labels: np.ndarray, bins: int = 15) -> dict[str, list]:
     """Per equal-width bin of P(malignant): mean prediction, observed malignant rate, count."""
     p, labels = np.asarray(p, dtype=np.float64), np.asarray(labels)

@@ -100,14 +100,13 @@ class RequestGuards:
                 send, 413, "upload_too_large", upload_limit_detail(self.max_upload_bytes)
             )
             return
-        extra = (*SECURITY_HEADERS, NO_STORE) if scope["path"].startswith("/api/") else None
+        added = (
+            (*SECURITY_HEADERS, NO_STORE) if scope["path"].startswith("/api/") else SECURITY_HEADERS
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", []), *(extra or SECURITY_HEADERS)],
-                }
+                message = {**message, "headers": [*message.get("headers", []), *added]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

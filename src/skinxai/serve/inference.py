@@ -14,7 +14,7 @@ from skinxai.explain.core import peak_in_original
 from skinxai.explain.render import heatmap, input_image, overlay, photo_array
 from skinxai.io import load_image
 from skinxai.model import SkinClassifier
-from skinxai.ood_gate import NOT_DERMOSCOPIC, NotDermoscopicError
+from skinxai.ood_gate import not_dermoscopic
 
 MAX_PIXELS = 50_000_000
 
@@ -27,7 +27,7 @@ def _png_base64(array: np.ndarray) -> str:
 
 def _refuse_if_not_dermoscopic(accepted: torch.Tensor | None) -> None:
     if accepted is not None and not bool(accepted[0]):
-        raise NotDermoscopicError(f"The uploaded image {NOT_DERMOSCOPIC}.")
+        raise not_dermoscopic("The uploaded image")
 
 
 def prediction(model: SkinClassifier, data: bytes) -> dict:
@@ -44,7 +44,7 @@ def _prediction_fields(model: SkinClassifier, probs: torch.Tensor) -> dict:
     names = model.config.class_names
     p_malignant = float(probs[1])
     return {
-        "label": names[int(p_malignant >= model.config.threshold)],
+        "label": model.config.label(p_malignant),
         "decision": model.config.decision(p_malignant),
         "probabilities": {name: float(p) for name, p in zip(names, probs, strict=True)},
         "threshold": model.config.threshold,
