@@ -1,8 +1,9 @@
-"""Accuracy of the shipped default model on the held-out test sets.
+"""Accuracy of the shipped default model on the held-out test sets, at its shipped threshold.
 
 fanconic test (full; without near-duplicates of the model's training list; without the
-documented near-duplicates of fanconic train), the HAM10000 grouped test split, and for
-reference the HAM10000 val split that chose the checkpoint. Prints a table and writes
+documented near-duplicates of fanconic train), the HAM10000 grouped test split, derm7pt
+(external: another source, never used to train, calibrate or select), and for reference the
+HAM10000 val split that chose the checkpoint and fitted the calibration. Prints a table and writes
 benchmarks/results/accuracy.json. Run: .venv/bin/python benchmarks/accuracy.py
 """
 
@@ -30,6 +31,7 @@ SETS = {
     "fanconic:test": [],
     "ham10000:test": [],
     "ham10000:val": [],
+    "derm7pt": [],
 }
 SUBSETS = {
     "fanconic:test minus near-duplicates of the training list": ("fanconic:test", TRAINING_LIST),
@@ -88,7 +90,8 @@ def main() -> None:
         "skinxai": skinxai.__version__,
         "machine": platform.platform(),
         "seconds": round(time.perf_counter() - started, 1),
-        "note": "ham10000:val chose the checkpoint and learning rate; it is not a test set",
+        "note": "ham10000:val chose the checkpoint and learning rate and fitted the calibration; "
+        "it is not a test set. derm7pt is external: never used to train, calibrate or select",
         "results": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
