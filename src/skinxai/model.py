@@ -125,21 +125,22 @@ class SkinClassifier(nn.Module):
         return self.gate.accepts(features.detach().mean(dim=(2, 3))).cpu()
 
     @torch.inference_mode()
-    def _calibrated(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Calibrated probabilities (B, 2) on the CPU and the last feature map, in eval mode."""
+    def logits_and_features(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, 2) and the last feature map (B, C, h, w) of one forward pass in eval mode
+        (the module's mode is restored afterwards)."""
         was_training = self.training
         self.eval()
         try:
             features = self.features(batch.to(self.device))
-            return self.config.probabilities(self.head(features)).cpu(), features
+            return self.head(features), features
         finally:
             self.train(was_training)
 
     @torch.inference_mode()
     def predict_with_gate(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Calibrated probabilities (B, 2) and the gate's verdict (B,) from one forward pass."""
-        probs, features = self._calibrated(batch)
-        return probs, self.gate_accepts(features)
+        logits, features = self.logits_and_features(batch)
+        return self.config.probabilities(logits).cpu(), self.gate_accepts(features)
 
     @property
     def device(self) -> torch.device:
@@ -169,7 +170,7 @@ class SkinClassifier(nn.Module):
     ) -> torch.Tensor:
         """Calibrated class probabilities (B, 2) (``config.probabilities``); column 1 is
         P(malignant)."""
-        return self._calibrated(self.to_batch(images))[0]
+        return self.config.probabilities(self.logits_and_features(self.to_batch(images))[0]).cpu()
 
 
 def _is_safetensors(path: Path) -> bool:

@@ -65,24 +65,21 @@ def predict_logits(
     """Logits and pooled features of every sample; decoding in parallel, forward batched."""
     chunks, pooled_chunks = [], []
     failures: dict[int, ImageInputError] = {}
-    was_training = model.training
-    model.eval()
     for start in range(0, len(samples), batch_size):
         chunk = [s.path for s in samples[start : start + batch_size]]
         errors: dict[int, ImageInputError] = {}
         # threads: outside inference mode
         decoded = decode_images(chunk, model.config.input_size, errors=errors)
-        batch = normalize(decoded, model.config.mean, model.config.std).to(model.device)
-        with torch.inference_mode():
-            features = model.features(batch)
-            logits = model.head(features).float().cpu().numpy().astype(np.float64)
-            pooled = features.mean(dim=(2, 3)).float().cpu().numpy()
+        logits, features = model.logits_and_features(
+            normalize(decoded, model.config.mean, model.config.std)
+        )
+        logits = logits.float().cpu().numpy().astype(np.float64)
+        pooled = features.mean(dim=(2, 3)).float().cpu().numpy()
         logits[list(errors)] = np.nan
         pooled[list(errors)] = np.nan
         chunks.append(logits)
         pooled_chunks.append(pooled)
         failures.update({start + index: error for index, error in errors.items()})
-    model.train(was_training)
     if not chunks:
         return RawPredictions(np.zeros((0, 2)), np.zeros((0, model.classifier.in_features)), {})
     return RawPredictions(np.concatenate(chunks), np.concatenate(pooled_chunks), failures)
