@@ -466,6 +466,79 @@ def evaluate(
         raise typer.Exit(1)
 
 
+@app.command("explain-eval")
+def explain_eval(
+    data: Annotated[str, typer.Option(help="ham10000:test, isic2017:val, or a folder of images.")],
+    out: Annotated[Path, typer.Option(help="Folder for metrics.json, report.md and plots.")],
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated methods (scorecam runs on the subset).")
+    ] = "cam,gradcam,gradcam++,layercam,hirescam,xgradcam,eigencam",
+    masks: Annotated[
+        Path | None, typer.Option(help="Folder of lesion masks named like the images' stems.")
+    ] = None,
+    faithfulness_images: Annotated[
+        int, typer.Option(min=0, help="Seeded subset for the perturbation metrics (0: none).")
+    ] = 32,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N images.")] = None,
+    model: ModelOption = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=256)] = 32,
+) -> None:
+    """Measure explanations: localisation against lesion masks, faithfulness, sanity checks,
+    each method beside a centred Gaussian, a uniform, a random and a Sobel-edge map."""
+    from skinxai.explanation_quality.evaluate import explain_eval as run
+    from skinxai.io import ImageInputError
+
+    _output_folder(out)
+    classifier = _load(model)
+    with Progress(
+        TextColumn("scoring explanations"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+    ) as progress:
+        task = progress.add_task("explain-eval", total=None)
+        try:
+            summary, _ = run(
+                classifier,
+                data,
+                out,
+                methods.split(","),
+                masks,
+                faithfulness_images,
+                limit,
+                batch_size,
+                lambda n: progress.advance(task, n),
+                lambda images: progress.update(task, total=len(images.samples)),
+            )
+        except (FileNotFoundError, ValueError, ImageInputError) as exc:
+            raise fail(str(exc)) from None
+    console.print(_explain_eval_table(summary))
+    console.print(f"report written to {out / 'report.md'} (metrics.json, plots, worst cases)")
+    if summary["n_failed"]:
+        errors.print(
+            f"{summary['n_failed']} images could not be used (listed in {out / 'metrics.json'})",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+def _explain_eval_table(summary: dict) -> Table:
+    """The headline numbers for the predicted class, one row per method and baseline."""
+    columns = ("pointing_game", "energy_inside", "best_iou", "deletion_auc", "insertion_auc")
+    table = Table(title=f"{summary['data']}: {summary['n_images']} images, predicted class")
+    table.add_column("method")
+    for column in (*columns, "sanity rho"):
+        table.add_column(column, justify="right")
+    for name, metrics in summary["targets"]["predicted"]["methods"].items():
+        values = [metrics.get(c, {}).get("mean") for c in columns]
+        sanity = metrics.get("sanity")
+        rho = sanity["spearman"][-1]["mean"] if sanity else None
+        cells = ["n/a" if v is None else f"{v:.3f}" for v in (*values, rho)]
+        table.add_row(name, *cells)
+    return table
+
+
 @app.command()
 def calibrate(
     val_sets: Annotated[
