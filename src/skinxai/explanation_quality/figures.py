@@ -65,7 +65,7 @@ def plot_distributions(quality: QualityScores, path: Path) -> None:
         strict=True,
     ):
         data = [for_target(quality.scores[n][key], quality, "predicted") for n in names]
-        axis.boxplot([d[np.isfinite(d)] for d in data], vert=False, tick_labels=names)
+        axis.boxplot([d[np.isfinite(d)] for d in data], orientation="horizontal", tick_labels=names)
         axis.set_title(f"{title} (predicted class)", fontsize=10)
         axis.set_xlim(0, 1)
     figure.tight_layout()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from skinxai.explanation_quality import figures
 from skinxai.explanation_quality.run import QualityScores
 from skinxai.explanation_quality.samples import MaskedImage
-from skinxai.explanation_quality.summary import METRICS, REFERENCE
+from skinxai.explanation_quality.summary import METRICS, PAIRED, REFERENCE
 from skinxai.metrics.sanity import CASCADE, PASS_BELOW
 from skinxai.model import SkinClassifier
 
@@ -60,6 +62,25 @@ def _table(methods: dict) -> list[str]:
     return lines
 
 
+def _paired_table(methods: dict) -> list[str]:
+    titles = dict((key, title) for key, title, _ in METRICS)
+    keys = [k for k in PAIRED if any(k in m["paired_with_random_map"] for m in methods.values())]
+    if not keys:
+        return []
+    lines = [
+        "Faithfulness as the difference to the random map on the same images (the sign "
+        "that is better: deletion, avg drop and MoRF below 0; insertion and LeRF above 0):",
+        "",
+        "| method | " + " | ".join(f"Δ {titles[k]}" for k in keys) + " |",
+        "|" + "---|" * (len(keys) + 1),
+    ]
+    for name, metrics in methods.items():
+        paired = metrics["paired_with_random_map"]
+        if paired:
+            lines.append(f"| {name} | " + " | ".join(_cell(paired.get(k)) for k in keys) + " |")
+    return [*lines, ""]
+
+
 def markdown(summary: dict, title: str) -> str:
     """The report: what was run, one table per target, the verdicts, the meanings."""
     lines = [f"# {title}", ""]
@@ -70,6 +91,7 @@ def markdown(summary: dict, title: str) -> str:
     )
     for target, block in summary["targets"].items():
         lines += ["", f"## Maps for the {target} class", "", *_table(block["methods"]), ""]
+        lines += _paired_table(block["methods"])
         for name, short in block["not_better_than_centred_gaussian"].items():
             if short and not name.startswith("baseline"):
                 lines.append(
@@ -86,6 +108,24 @@ def markdown(summary: dict, title: str) -> str:
         f"`{REFERENCE}` is the reference every method must beat on localisation."
     )
     return "\n".join(lines) + "\n"
+
+
+def save_scores(quality: QualityScores, path: Path) -> None:
+    """Every per-image score as ``<map>|<metric>`` arrays (image, class, ...), beside the
+    files, labels and predictions: summaries can be recomputed without rerunning."""
+    arrays = {
+        f"{name}|{metric}": values
+        for name, metrics in quality.scores.items()
+        for metric, values in metrics.items()
+    }
+    np.savez_compressed(
+        path,
+        files=np.array(quality.paths),
+        labels=quality.labels,
+        predicted=quality.predicted,
+        p_malignant=quality.p_malignant,
+        **arrays,
+    )
 
 
 def write_report(
@@ -107,6 +147,8 @@ def write_report(
             gallery[name] = {"figure": path.name, "files": files}
             written.append(path)
     summary["worst_localised"] = gallery
+    save_scores(quality, out / "scores.npz")
+    written.append(out / "scores.npz")
     (out / "metrics.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     (out / "report.md").write_text(markdown(summary, title))
     written += [out / "metrics.json", out / "report.md"]

@@ -23,6 +23,8 @@ METRICS: tuple[tuple[str, str, int], ...] = (
     ("road_morf", "ROAD MoRF", -1),
     ("road_lerf", "ROAD LeRF", 1),
 )
+PAIRED = ("deletion_auc", "insertion_auc", "average_drop", "road_morf", "road_lerf")
+RANDOM = "baseline:random"
 LOCALISATION = ("pointing_game", "pointing_game_tolerant", "energy_inside", "best_iou")
 TARGETS = ("predicted", "true")
 REFERENCE = "baseline:centred-gaussian"
@@ -71,7 +73,23 @@ def _method_summary(quality: QualityScores, name: str, target: str) -> dict:
         elif key in scores:
             summary[key] = bootstrap_mean(for_target(scores[key], quality, target))
     summary["sanity"] = _sanity(quality, name, target)
+    summary["paired_with_random_map"] = _paired_with_random(quality, name, target)
     return summary
+
+
+def _paired_with_random(quality: QualityScores, name: str, target: str) -> dict:
+    """Faithfulness differences to the random map on the same images: the image's own
+    P(class) cancels out, so the interval is about the method, not about which images."""
+    random_scores = quality.scores.get(RANDOM, {})
+    if name == RANDOM:
+        return {}
+    paired = {}
+    for key in PAIRED:
+        if key in quality.scores[name] and key in random_scores:
+            ours = for_target(quality.scores[name][key], quality, target)
+            theirs = for_target(random_scores[key], quality, target)
+            paired[key] = bootstrap_mean(ours - theirs)
+    return paired
 
 
 def _short_of_reference(summary: dict) -> dict[str, list[str]]:

@@ -156,7 +156,21 @@ def road(
     """ROAD (Rong et al. 2022) as pytorch-grad-cam defines it: the change in P(class) after
     removing and imputing the pixels above the p-th percentile of the map (most relevant
     first, MoRF; lower is better) or of its complement (least relevant first, LeRF; higher is
-    better), averaged over ``percentiles``. Returns (MoRF, LeRF), each (M,)."""
+    better), averaged over ``percentiles``. Returns (MoRF, LeRF), each (M,); NaN for a flat
+    map, which ranks no pixel above another (the percentile rule would remove every pixel)."""
+    flat = maps.flatten(1).amax(1) - maps.flatten(1).amin(1) < 1e-8
+    if flat.all():
+        nan = torch.full((len(maps),), torch.nan)
+        return nan, nan.clone()
+    live = (~flat).nonzero().squeeze(1)
+    morf, lerf = torch.full((len(maps),), torch.nan), torch.full((len(maps),), torch.nan)
+    morf[live], lerf[live] = _road_ranked(
+        probabilities, image, maps[live], classes[live], percentiles, noise
+    )
+    return morf, lerf
+
+
+def _road_ranked(probabilities, image, maps, classes, percentiles, noise):
     before = _scores(probabilities, image[None].expand(len(maps), -1, -1, -1), classes)
     imputed = {"morf": [], "lerf": []}
     for index, saliency in enumerate(maps.float().cpu()):
