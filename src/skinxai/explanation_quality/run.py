@@ -104,7 +104,10 @@ class _Evaluator:
         self.quality.seconds[key] += time.perf_counter() - started
         self.quality.counts[key] += images
 
-    def batch(self, indices: list[int], inputs: torch.Tensor, masks: torch.Tensor, subset):
+    def batch(
+        self, indices: list[int], inputs: torch.Tensor, masks: torch.Tensor, subset: set[int]
+    ) -> None:
+        """Localisation and sanity for the batch; faithfulness for its images in ``subset``."""
         started = time.perf_counter()
         maps = _all_maps(self.model, inputs, self.fast)
         probs = self.probabilities(inputs)
