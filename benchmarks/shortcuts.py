@@ -1,0 +1,199 @@
+"""Is the shipped model right for the right reasons? Three checks for shortcuts:
+
+1. Per source: AUROC, sensitivity and specificity at the shipped threshold, and the mean
+   P(malignant) of benign lesions, for every source in the evaluation sets (fanconic test
+   split by the audit into HAM10000 photos and other ISIC photos; isic2017 test without the
+   photos it shares with fanconic; derm7pt, never used to train or select).
+2. Label flips under changes that keep the diagnosis (data/acquisition.py): the share of
+   images whose label at the shipped threshold changes, on fanconic test and derm7pt.
+3. Where Grad-CAM points on HAM10000 test (lesion masks): pointing game and the map's mass
+   inside the lesion, for the predicted class, against a centred Gaussian that knows nothing.
+
+Prints tables and writes benchmarks/results/shortcuts.json.
+Run: .venv/bin/python benchmarks/shortcuts.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+from sklearn.metrics import roc_auc_score
+from torch.utils.data import DataLoader
+
+import skinxai
+from skinxai.data.acquisition import DIAGNOSIS_PRESERVING
+from skinxai.data.audit import find_near_duplicates
+from skinxai.data.folder import LabelledImage
+from skinxai.data.paths import list_images, shared_data_dir
+from skinxai.data.specs import resolve_spec
+from skinxai.evaluation.report import calibrated_p_malignant, predict_logits
+from skinxai.explain import explain
+from skinxai.explain.baselines import centred_gaussian
+from skinxai.explanation_quality.samples import MaskedImages, masked_set
+from skinxai.io import load_image
+from skinxai.metrics.bootstrap import bootstrap_mean
+from skinxai.metrics.calibration import rates_at
+from skinxai.metrics.localization import localisation_scores
+from skinxai.preprocessing import normalize, to_square_uint8
+
+ROOT = Path(__file__).resolve().parents[1]
+FLIP_SETS = ("fanconic:test", "derm7pt")
+
+
+def sources() -> dict[str, list[LabelledImage]]:
+    """Every source in the evaluation sets, split by the near-duplicate audit."""
+    fanconic = resolve_spec("fanconic:test")
+    ham_photos = list_images(shared_data_dir() / "ham10000" / "images")
+    in_ham = {p.path_a for p in find_near_duplicates([s.path for s in fanconic], ham_photos).pairs}
+    isic_test = resolve_spec("isic2017:test")
+    fanconic_all = [
+        s.path for split in ("train", "test") for s in resolve_spec(f"fanconic:{split}")
+    ]
+    shared = {
+        p.path_a for p in find_near_duplicates([s.path for s in isic_test], fanconic_all).pairs
+    }
+    return {
+        "HAM10000 grouped test": resolve_spec("ham10000:test"),
+        "fanconic test: HAM10000 photos": [s for s in fanconic if s.path in in_ham],
+        "fanconic test: other ISIC photos": [s for s in fanconic if s.path not in in_ham],
+        "isic2017 val": resolve_spec("isic2017:val"),
+        f"isic2017 test without its {len(shared)} fanconic photos": [
+            s for s in isic_test if s.path not in shared
+        ],
+        "derm7pt (external)": resolve_spec("derm7pt"),
+    }
+
+
+def per_source(model, threshold: float) -> dict:
+    results = {}
+    for name, samples in sources().items():
+        raw = predict_logits(model, samples)
+        labels = np.array([s.label for s in samples])
+        keep = np.isfinite(raw.logits).all(axis=1)
+        p, labels = calibrated_p_malignant(model, raw.logits[keep]), labels[keep]
+        both = len(set(labels.tolist())) == 2
+        results[name] = {
+            "n": len(labels),
+            "n_malignant": int(labels.sum()),
+            "auroc": float(roc_auc_score(labels, p)) if both else None,
+            **{k: (None if np.isnan(v) else v) for k, v in rates_at(p, labels, threshold).items()},
+            "mean_p_malignant_of_benign": float(p[labels == 0].mean())
+            if (labels == 0).any()
+            else None,
+        }
+    return results
+
+
+def _labels(model, images: list, batch: int = 32) -> np.ndarray:
+    config = model.config
+    labels = []
+    for start in range(0, len(images), batch):
+        chunk = torch.stack(
+            [to_square_uint8(i, config.input_size) for i in images[start : start + batch]]
+        )
+        p = model.predict_proba(normalize(chunk, config.mean, config.std))[:, 1]
+        labels.append((p >= config.threshold).cpu().numpy())
+    return np.concatenate(labels)
+
+
+def flip_rates(model, spec: str) -> dict:
+    """Per change, the share of images whose label at the threshold changes."""
+    samples = resolve_spec(spec)
+    counts = {name: 0 for name in DIAGNOSIS_PRESERVING}
+    total = 0
+    for start in range(0, len(samples), 128):
+        images = [load_image(s.path) for s in samples[start : start + 128]]
+        original = _labels(model, images)
+        for name, change in DIAGNOSIS_PRESERVING.items():
+            counts[name] += int((_labels(model, [change(i) for i in images]) != original).sum())
+        total += len(images)
+    return {"n": total, **{name: count / total for name, count in counts.items()}}
+
+
+def where_gradcam_points(model) -> dict:
+    """Grad-CAM (predicted class) against the centred Gaussian on HAM10000 test masks."""
+    config = model.config
+    images = masked_set("ham10000:test").samples
+    dataset = MaskedImages(images, config.input_size, config.mean, config.std)
+    scores: dict[str, dict[str, list]] = {"gradcam": {}, "centred gaussian": {}}
+    for items in DataLoader(dataset, batch_size=32, collate_fn=lambda items: items):
+        inputs = torch.stack([item[1] for item in items if len(item) == 3])
+        masks = torch.stack([item[2] for item in items if len(item) == 3])
+        maps = {
+            "gradcam": explain(model, inputs, "gradcam").maps,
+            "centred gaussian": centred_gaussian(inputs),
+        }
+        for name, heat in maps.items():
+            for key, values in localisation_scores(heat, masks).items():
+                if key in ("pointing_game", "energy_inside"):
+                    scores[name].setdefault(key, []).extend(values.tolist())
+    return {
+        name: {key: bootstrap_mean(np.array(values)) for key, values in metrics.items()}
+        for name, metrics in scores.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "shortcuts.json"))
+    args = parser.parse_args()
+    model = skinxai.load_model()
+    config = model.config
+    console = Console(width=200)
+    started = time.perf_counter()
+    sources_table = per_source(model, config.threshold)
+    table = Table(title=f"{config.version}: per source, threshold {config.threshold:.4f}")
+    for column in ("source", "n", "malignant", "AUROC", "sens.", "spec.", "mean P(mal) benign"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    for name, row in sources_table.items():
+        table.add_row(
+            name,
+            str(row["n"]),
+            str(row["n_malignant"]),
+            *(
+                fmt(row[k])
+                for k in ("auroc", "sensitivity", "specificity", "mean_p_malignant_of_benign")
+            ),
+        )
+    console.print(table)
+    flips = {spec: flip_rates(model, spec) for spec in FLIP_SETS}
+    table = Table(title="label flips under changes that keep the diagnosis")
+    table.add_column("change")
+    for spec in FLIP_SETS:
+        table.add_column(f"{spec} (n={flips[spec]['n']})", justify="right")
+    for name in DIAGNOSIS_PRESERVING:
+        table.add_row(name, *(f"{flips[spec][name]:.1%}" for spec in FLIP_SETS))
+    console.print(table)
+    pointing = where_gradcam_points(model)
+    table = Table(title="HAM10000 test: where the map points (predicted class)")
+    table.add_column("map")
+    table.add_column("pointing game", justify="right")
+    table.add_column("mass inside lesion", justify="right")
+    for name, metrics in pointing.items():
+        cells = [f"{m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]" for m in metrics.values()]
+        table.add_row(name, *cells)
+    console.print(table)
+    payload = {
+        "model_version": config.version,
+        "machine": platform.platform(),
+        "threshold": config.threshold,
+        "seconds": time.perf_counter() - started,
+        "per_source": sources_table,
+        "label_flips": flips,
+        "where_gradcam_points_ham10000_test": pointing,
+    }
+    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
