@@ -524,16 +524,19 @@ def explain_eval(
 
 
 def _explain_eval_table(summary: dict) -> Table:
-    """The headline numbers for the predicted class, one row per method and baseline."""
+    """The headline numbers for the predicted class, one row per method and baseline; the
+    sanity column is the rank correlation after the whole randomisation cascade."""
+    from skinxai.metrics.sanity import CASCADE
+
     columns = ("pointing_game", "energy_inside", "best_iou", "deletion_auc", "insertion_auc")
     table = Table(title=f"{summary['data']}: {summary['n_images']} images, predicted class")
     table.add_column("method")
-    for column in (*columns, "sanity rho"):
+    for column in (*columns, "sanity rho (cascade)"):
         table.add_column(column, justify="right")
     for name, metrics in summary["targets"]["predicted"]["methods"].items():
         values = [metrics.get(c, {}).get("mean") for c in columns]
         sanity = metrics.get("sanity")
-        rho = sanity["spearman"][-1]["mean"] if sanity else None
+        rho = sanity["spearman"][len(CASCADE) - 1]["mean"] if sanity else None
         cells = ["n/a" if v is None else f"{v:.3f}" for v in (*values, rho)]
         table.add_row(name, *cells)
     return table

@@ -25,7 +25,9 @@ _NEIGHBOURS = tuple(
 )
 
 
-def _scores(probabilities: Probabilities, inputs: torch.Tensor, classes: torch.Tensor, chunk=32):
+def _scores(
+    probabilities: Probabilities, inputs: torch.Tensor, classes: torch.Tensor, chunk: int = 32
+):
     """P(class) of each input, in chunks."""
     out = [probabilities(part) for part in inputs.split(chunk)]
     return torch.cat(out).gather(1, classes[:, None].to(out[0].device))[:, 0].float().cpu()
@@ -59,19 +61,19 @@ def deletion_insertion(
     """Deletion and insertion curves (Petsiuk et al., RISE), each (M, steps + 1).
 
     Deletion: the most relevant pixels first are set to 0 in the normalised input (the
-    training mean colour) and P(class) is read after each 1/steps of the pixels. Insertion:
+    normalisation's mean colour) and P(class) is read after each 1/steps of the pixels. Insertion:
     starting from a blurred copy, the original pixels come back in the same order.
     """
     ranks = relevance_ranks(maps).to(image.device)
     n_pixels = ranks.shape[1]
     counts = torch.tensor([round(s * n_pixels / steps) for s in range(steps + 1)])
-    shown = (ranks[:, None, :] < counts[None, :, None].to(image.device)).view(
+    selected = (ranks[:, None, :] < counts[None, :, None].to(image.device)).view(
         len(maps), steps + 1, 1, *image.shape[-2:]
     )
     repeated = classes.repeat_interleave(steps + 1)
-    deleted = torch.where(shown, torch.zeros_like(image), image)
+    deleted = torch.where(selected, torch.zeros_like(image), image)
     start = blurred(image)
-    inserted = torch.where(shown, image, start)
+    inserted = torch.where(selected, image, start)
     deletion = _scores(probabilities, deleted.flatten(0, 1), repeated).view(len(maps), -1)
     insertion = _scores(probabilities, inserted.flatten(0, 1), repeated).view(len(maps), -1)
     return deletion, insertion
