@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from skinxai.data.folder import LabelledImage, list_labelled_images
-from skinxai.data.ham10000 import read_ham_records
+from skinxai.data.ham10000 import HamRecord, read_ham_records
 from skinxai.data.paths import list_images, shared_data_dir
 from skinxai.data.splits import SPLITS, read_ham_split
 
@@ -33,19 +33,24 @@ def resolve_spec(spec: str) -> list[LabelledImage]:
     if spec == "derm7pt":
         return list_labelled_images(shared_data_dir() / "derm7pt")
     if name == "ham10000":
-        if split and split not in SPLITS:
-            raise ValueError(f"unknown HAM10000 split {split!r}; expected one of {SPLITS}")
-        records = read_ham_records(shared_data_dir() / "ham10000")
-        if split:
-            assignment = read_ham_split()
-            records = [r for r in records if assignment[r.image_id] == split]
-        return [LabelledImage(r.image_path, r.label) for r in records]
+        return [LabelledImage(r.image_path, r.label) for r in ham_split_records(split)]
     path = Path(spec)
     if not path.is_dir():
         raise FileNotFoundError(
             f"'{spec}' is neither a folder nor a known set (fanconic:train, ham10000:test, ...)"
         )
     return list_labelled_images(path)
+
+
+def ham_split_records(split: str) -> list[HamRecord]:
+    """HAM10000's records in one split of the committed grouped manifest ('' for all)."""
+    if split and split not in SPLITS:
+        raise ValueError(f"unknown HAM10000 split {split!r}; expected one of {SPLITS}")
+    records = read_ham_records(shared_data_dir() / "ham10000")
+    if split:
+        assignment = read_ham_split()
+        records = [r for r in records if assignment[r.image_id] == split]
+    return records
 
 
 def resolve_paths(spec: str) -> list[Path]:

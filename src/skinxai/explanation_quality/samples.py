@@ -12,10 +12,8 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from skinxai.data.folder import list_labelled_images
-from skinxai.data.ham10000 import read_ham_records
 from skinxai.data.paths import IMAGE_SUFFIXES, list_images, shared_data_dir
-from skinxai.data.specs import resolve_spec
-from skinxai.data.splits import SPLITS, read_ham_split
+from skinxai.data.specs import ham_split_records, resolve_spec
 from skinxai.io import ImageInputError, load_image
 from skinxai.preprocessing import normalize, to_square_uint8
 
@@ -40,12 +38,7 @@ class MaskedSet:
 
 
 def _ham10000(split: str) -> MaskedSet:
-    if split and split not in SPLITS:
-        raise ValueError(f"unknown HAM10000 split {split!r}; expected one of {SPLITS}")
-    records = read_ham_records(shared_data_dir() / "ham10000")
-    if split:
-        assignment = read_ham_split()
-        records = [r for r in records if assignment[r.image_id] == split]
+    records = ham_split_records(split)
     return MaskedSet([MaskedImage(r.image_path, r.label, r.mask_path) for r in records], [])
 
 
