@@ -30,11 +30,13 @@ from torch.utils.data import DataLoader
 
 import skinxai
 from skinxai.data.acquisition import DIAGNOSIS_PRESERVING
-from skinxai.data.audit import find_near_duplicates
 from skinxai.data.folder import LabelledImage
-from skinxai.data.paths import list_images, shared_data_dir
 from skinxai.data.specs import resolve_spec
-from skinxai.evaluation.report import calibrated_p_malignant, predict_logits
+from skinxai.evaluation.report import (
+    calibrated_p_malignant,
+    drop_near_duplicates,
+    predict_logits,
+)
 from skinxai.explain import explain
 from skinxai.explain.baselines import centred_gaussian
 from skinxai.explanation_quality.samples import MaskedImages, masked_set
@@ -51,23 +53,16 @@ FLIP_SETS = ("fanconic:test", "derm7pt")
 def sources() -> dict[str, list[LabelledImage]]:
     """Every source in the evaluation sets, split by the near-duplicate audit."""
     fanconic = resolve_spec("fanconic:test")
-    ham_photos = list_images(shared_data_dir() / "ham10000" / "images")
-    in_ham = {p.path_a for p in find_near_duplicates([s.path for s in fanconic], ham_photos).pairs}
-    isic_test = resolve_spec("isic2017:test")
-    fanconic_all = [
-        s.path for split in ("train", "test") for s in resolve_spec(f"fanconic:{split}")
-    ]
-    shared = {
-        p.path_a for p in find_near_duplicates([s.path for s in isic_test], fanconic_all).pairs
-    }
+    not_ham, _ = drop_near_duplicates(fanconic, ["ham10000"])
+    isic_test, shared = drop_near_duplicates(
+        resolve_spec("isic2017:test"), ["fanconic:train", "fanconic:test"]
+    )
     return {
         "HAM10000 grouped test": resolve_spec("ham10000:test"),
-        "fanconic test: HAM10000 photos": [s for s in fanconic if s.path in in_ham],
-        "fanconic test: other ISIC photos": [s for s in fanconic if s.path not in in_ham],
+        "fanconic test: HAM10000 photos": [s for s in fanconic if s not in not_ham],
+        "fanconic test: other ISIC photos": not_ham,
         "isic2017 val": resolve_spec("isic2017:val"),
-        f"isic2017 test without its {len(shared)} fanconic photos": [
-            s for s in isic_test if s.path not in shared
-        ],
+        f"isic2017 test without its {shared} fanconic photos": isic_test,
         "derm7pt (external)": resolve_spec("derm7pt"),
     }
 
