@@ -48,13 +48,17 @@ class QualityScores:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def _store(quality: QualityScores, name: str, metric: str, index: int, cls: int, value) -> None:
-    """Write one image's value, creating the NaN-filled array on first use."""
-    value = np.asarray(value, dtype=np.float64)
+def _store(
+    quality: QualityScores, name: str, metric: str, indices: list[int], cls: int, values
+) -> None:
+    """Write the values of the images ``indices`` (first axis of ``values``), creating the
+    NaN-filled array on first use."""
+    values = np.asarray(values, dtype=np.float64)
     table = quality.scores.setdefault(name, {})
     if metric not in table:
-        table[metric] = np.full((len(quality.paths), len(CLASSES), *value.shape), np.nan)
-    table[metric][index, cls] = value
+        shape = (len(quality.paths), len(CLASSES), *values.shape[1:])
+        table[metric] = np.full(shape, np.nan)
+    table[metric][indices, cls] = values
 
 
 def faithfulness_subset(samples: Sequence[MaskedImage], count: int, seed: int = 0) -> set[int]:
@@ -64,14 +68,15 @@ def faithfulness_subset(samples: Sequence[MaskedImage], count: int, seed: int = 
     return set(order[:count])
 
 
-def _all_maps(model, inputs, methods) -> dict[str, torch.Tensor]:
+def _all_maps(model, inputs, methods) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
     """Every method's maps (B, 2, H, W) for both classes, and the baselines' (the same map
-    for both classes)."""
+    for both classes); with the probabilities of the same forward pass (None without
+    methods)."""
     grid = explain_grid(model, inputs, methods, CLASSES) if methods else {}
     maps = {m: torch.stack([grid[(m, c)].maps for c in CLASSES], dim=1) for m in methods}
     for name, baseline in BASELINES.items():
         maps[name] = baseline(inputs)[:, None].expand(-1, len(CLASSES), -1, -1)
-    return maps
+    return maps, next(iter(grid.values())).probs if grid else None
 
 
 class _Evaluator:
@@ -109,8 +114,9 @@ class _Evaluator:
     ) -> None:
         """Localisation and sanity for the batch; faithfulness for its images in ``subset``."""
         started = time.perf_counter()
-        maps = _all_maps(self.model, inputs, self.fast)
-        probs = self.probabilities(inputs)
+        maps, probs = _all_maps(self.model, inputs, self.fast)
+        if probs is None:
+            probs = self.probabilities(inputs)
         self._record_predictions(indices, probs)
         self._localise(indices, maps, masks)
         self._timed("localisation", len(indices), started)
@@ -141,18 +147,16 @@ class _Evaluator:
             for cls in CLASSES:
                 scores = localisation_scores(per_class[:, cls], masks)
                 for metric, values in scores.items():
-                    for row, index in enumerate(indices):
-                        _store(self.quality, name, metric, index, cls, values[row].numpy())
+                    _store(self.quality, name, metric, indices, cls, values.numpy())
 
     def _sanity(self, indices, inputs: torch.Tensor, maps: dict[str, torch.Tensor]) -> None:
-        per_stage = [_all_maps(stage, inputs, self.fast) for stage in self.stages]
+        per_stage = [_all_maps(stage, inputs, self.fast)[0] for stage in self.stages]
         for name, original in maps.items():
             for cls in CLASSES:
                 rho = np.stack([spearman(original[:, cls], s[name][:, cls]) for s in per_stage], 1)
                 sim = np.stack([ssim(original[:, cls], s[name][:, cls]) for s in per_stage], 1)
-                for row, index in enumerate(indices):
-                    _store(self.quality, name, "sanity_spearman", index, cls, rho[row])
-                    _store(self.quality, name, "sanity_ssim", index, cls, sim[row])
+                _store(self.quality, name, "sanity_spearman", indices, cls, rho)
+                _store(self.quality, name, "sanity_ssim", indices, cls, sim)
 
     def _faithfulness(self, index: int, image: torch.Tensor, maps: dict[str, torch.Tensor]):
         """Deletion/insertion, confidence change and ROAD for the predicted and true class."""
@@ -183,7 +187,7 @@ class _Evaluator:
         }
         for position, (name, cls) in enumerate(keys):
             for metric, array in values.items():
-                _store(self.quality, name, metric, index, cls, array[position].numpy())
+                _store(self.quality, name, metric, [index], cls, array[position : position + 1])
 
 
 def _collate(items: list) -> list:
