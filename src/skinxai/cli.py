@@ -47,6 +47,18 @@ def _output_folder(out: Path) -> Path:
     return out
 
 
+def _progress(label: str, transient: bool = False) -> Progress:
+    """A progress bar on stderr: label, bar, done/total, time elapsed."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=transient,
+    )
+
+
 def _load(model_path: Path | None):
     from skinxai.model import ModelFileError, load_default_model, load_model_file
 
@@ -164,13 +176,7 @@ def explain(
     except ValueError as exc:
         raise fail(str(exc)) from None
     rows = []
-    with Progress(
-        TextColumn("explaining"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-    ) as progress:
+    with _progress("explaining") as progress:
         task = progress.add_task("explain", total=len(files))
         try:
             for row in explain_files(
@@ -250,14 +256,7 @@ def audit(
         raise fail(str(exc)) from None
     if csv_out:
         _output_folder(csv_out.parent)
-    with Progress(
-        TextColumn("thumbnails"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-    ) as progress:
+    with _progress("thumbnails", transient=True) as progress:
         task = progress.add_task("thumbnails", total=len(paths_a) + len(paths_b))
         try:
             result = find_near_duplicates(
@@ -490,13 +489,7 @@ def explain_eval(
 
     _output_folder(out)
     classifier = _load(model)
-    with Progress(
-        TextColumn("scoring explanations"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-    ) as progress:
+    with _progress("scoring explanations") as progress:
         task = progress.add_task("explain-eval", total=None)
         try:
             summary, _ = run(
