@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from skinxai.cli import app
 from skinxai.data.ham10000 import read_ham_records
+from skinxai.data.masks import find_mask
 from skinxai.data.splits import read_ham_split
-from skinxai.explanation_quality.samples import find_mask, masked_set
+from skinxai.explanation_quality.samples import masked_set
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from skinxai.model import load_model_file
+from skinxai.model import SkinClassifier, load_model_file
 from skinxai.training.config import TrainConfig
 from skinxai.training.fit import class_weights, stratified_subset
 
@@ -59,7 +59,10 @@ def test_small_run_writes_everything(tmp_path: Path, fanconic: Path) -> None:
         "val_loss",
         "val_accuracy",
         "val_auroc",
+        "val_worst_auroc",
+        "outside_lesion",
         "lr",
+        "val_auroc[fanconic:test]",
     ]
     assert all(0 <= float(r["accuracy"]) <= 1 and float(r["loss"]) > 0 for r in rows)
     assert float(rows[0]["lr"]) == pytest.approx(5e-4)
@@ -156,3 +159,55 @@ def test_class_weights_and_subset(fanconic: Path) -> None:
     subset = stratified_subset(samples, 100, seed=0)
     assert len(subset) == 100 and subset == stratified_subset(samples, 100, seed=0)
     assert 40 <= sum(s.label for s in subset) <= 50
+
+
+def test_other_clinics_recipe_selects_on_the_worst_source(tmp_path: Path, ham_root: Path) -> None:
+    """Every lever of configs/clinics.yaml on a small real run: validation per source with
+    the checkpoint on the worst AUROC, the lesion penalty from HAM10000 masks, acquisition
+    augmentation, Shades of Gray in the model and a frozen ImageNet trunk."""
+    out = tmp_path / "clinics"
+    command = [
+        sys.executable,
+        "-m",
+        "skinxai.cli",
+        "train",
+        "--train",
+        "ham10000:train",
+        "--val",
+        "ham10000:val",
+        "--val",
+        "isic2017:val",
+        "--monitor",
+        "val_worst_auroc",
+        "--mask-folder",
+        str(ham_root / "masks"),
+        "--mask-penalty",
+        "0.5",
+        "--augmentation",
+        "acquisition",
+        "--colour-constancy-p",
+        "6",
+        "--freeze-blocks",
+        "4",
+        *("--input-size", "64", "--workers", "0", "--accelerator", "cpu"),
+        *("--limit", "48", "--epochs", "2", "--batch-size", "16", "--out", str(out)),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = history(out)
+    for row in rows:
+        per_source = [float(row["val_auroc[ham10000:val]"]), float(row["val_auroc[isic2017:val]"])]
+        assert float(row["val_worst_auroc"]) == pytest.approx(min(per_source))
+        assert 0 < float(row["outside_lesion"]) < 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["monitor"] == "val_worst_auroc" and summary["train_with_mask"] == 48
+    best = max(float(r["val_worst_auroc"]) for r in rows)
+    assert summary["best_val_worst_auroc"] == pytest.approx(best)
+    assert set(summary["val_sources"]) == {"ham10000:val", "isic2017:val"}
+    model = load_model_file(out / "model.safetensors")
+    assert model.config.colour_constancy_p == 6.0
+    imagenet = SkinClassifier(pretrained=True)
+    assert torch.equal(
+        model.backbone.blocks[3][0].conv_pw.weight, imagenet.backbone.blocks[3][0].conv_pw.weight
+    )
+    assert not torch.equal(model.classifier.weight, imagenet.classifier.weight)

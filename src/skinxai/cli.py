@@ -371,6 +371,25 @@ def train(
     init: Annotated[
         str | None, typer.Option(help="Start from this model file's weights (.safetensors).")
     ] = None,
+    augmentation: Annotated[
+        str | None, typer.Option(help="study, or acquisition (+ JPEG, light, rim, zoom).")
+    ] = None,
+    colour_constancy_p: Annotated[
+        float | None, typer.Option(help="Shades of Gray norm inside the model (e.g. 6).")
+    ] = None,
+    freeze_blocks: Annotated[
+        int | None, typer.Option(min=0, help="Keep the stem and the first N blocks fixed.")
+    ] = None,
+    mask_folders: Annotated[
+        list[str] | None,
+        typer.Option("--mask-folder", help="Lesion masks named after the images (repeatable)."),
+    ] = None,
+    mask_penalty: Annotated[
+        float | None, typer.Option(min=0.0, help="Weight of the evidence outside the lesion.")
+    ] = None,
+    monitor: Annotated[
+        str | None, typer.Option(help="val_loss, or val_worst_auroc (each --val a source).")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Resume from OUT/checkpoints/last.ckpt.")] = False,
 ) -> None:
     """Train a classifier (Lightning); writes checkpoints, history.csv, curves.png, model."""
@@ -401,6 +420,12 @@ def train(
                 "version": version,
                 "pretrained": pretrained,
                 "init": init,
+                "augmentation": augmentation,
+                "colour_constancy_p": colour_constancy_p,
+                "freeze_blocks": freeze_blocks,
+                "mask_folders": mask_folders or None,
+                "mask_penalty": mask_penalty,
+                "monitor": monitor,
             }
         )
     except (OSError, ValueError) as exc:

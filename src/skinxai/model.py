@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import skinxai
+from skinxai.data.colour import shades_of_gray_normalised
 from skinxai.io import ImageSource, load_image
 from skinxai.model_config import DEFAULT_BACKBONE, ModelConfig, ModelFileError
 from skinxai.ood_gate import FeatureGate
@@ -107,7 +108,11 @@ class SkinClassifier(nn.Module):
         self.backbone.load_state_dict(backbone_state, strict=True)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last feature map A, shape (B, C, h, w)."""
+        """The last feature map A, shape (B, C, h, w), after the model's own colour constancy
+        (when its config asks for it)."""
+        p = self.config.colour_constancy_p
+        if p is not None:
+            x = shades_of_gray_normalised(x, p, self.config.mean, self.config.std)
         return self.backbone.forward_features(x)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:

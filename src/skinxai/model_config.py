@@ -32,6 +32,9 @@ class ModelConfig:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     class_names: tuple[str, ...] = CLASS_NAMES
     dropout: float = 0.2
+    # Shades of Gray colour constancy with this Minkowski norm, applied inside the model to every
+    # input (training and inference alike); None: off.
+    colour_constancy_p: float | None = None
     version: str = "imagenet-backbone-untrained-head"
     trained: bool = False
     temperature: float = 1.0
@@ -98,6 +101,8 @@ class ModelConfig:
         if tuple(self.class_names) != CLASS_NAMES:
             raise ModelFileError(f"class_names must be {list(CLASS_NAMES)}")
         _check_number("dropout", self.dropout, 0.0, 0.99)
+        if self.colour_constancy_p is not None:
+            _check_number("colour_constancy_p", self.colour_constancy_p, 1.0, 20.0)
         _check_number("temperature", self.temperature, 1e-3, 1e3)
         _check_number("bias", self.bias, -50.0, 50.0)
         _check_number("threshold", self.threshold, 0.0, 1.0)

@@ -23,8 +23,13 @@ def resolve_spec(spec: str) -> list[LabelledImage]:
     ``fanconic:SPLIT`` / ``isic2017:SPLIT`` read ``shared/data/<name>/SPLIT``, ``derm7pt`` the
     external set (folder-per-class); ``ham10000:SPLIT`` one split of the
     committed grouped manifest (``ham10000`` alone: every image); ``list:FILE`` a CSV written
-    by :func:`write_image_list`; anything else is a folder-per-class path.
+    by :func:`write_image_list`; ``A~B`` the images of set A that are near-duplicates of an
+    image of set B (``fanconic:train~ham10000:val``: fanconic's processed copies of HAM10000
+    validation lesions, a validation source of their own); anything else is a folder-per-class
+    path.
     """
+    if "~" in spec:
+        return near_duplicates_within(spec)
     name, _, split = spec.partition(":")
     if name == "list" and split:
         return read_image_list(split)
@@ -40,6 +45,19 @@ def resolve_spec(spec: str) -> list[LabelledImage]:
             f"'{spec}' is neither a folder nor a known set (fanconic:train, ham10000:test, ...)"
         )
     return list_labelled_images(path)
+
+
+def near_duplicates_within(spec: str) -> list[LabelledImage]:
+    """``A~B``: the images of A with a near-duplicate in B, labelled as A labels them."""
+    from skinxai.data.audit import find_near_duplicates
+
+    first, _, second = spec.partition("~")
+    if not first or not second or "~" in second:
+        raise ValueError(f"'{spec}' must name two sets as A~B")
+    samples = resolve_spec(first)
+    result = find_near_duplicates([s.path for s in samples], resolve_paths(second))
+    copies = result.images_a_with_duplicate
+    return [s for s in samples if s.path in copies]
 
 
 def ham_split_records(split: str) -> list[HamRecord]:

@@ -6,18 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from skinxai.data.folder import list_labelled_images
-from skinxai.data.paths import IMAGE_SUFFIXES, list_images, shared_data_dir
+from skinxai.data.masks import find_mask, load_mask
+from skinxai.data.paths import list_images, shared_data_dir
 from skinxai.data.specs import ham_split_records, resolve_spec
 from skinxai.io import ImageInputError, load_image
 from skinxai.preprocessing import normalize, to_square_uint8
-
-MASK_SUFFIXES = ("", "_segmentation", "_mask")
 
 
 @dataclass(frozen=True)
@@ -40,16 +36,6 @@ class MaskedSet:
 def _ham10000(split: str) -> MaskedSet:
     records = ham_split_records(split)
     return MaskedSet([MaskedImage(r.image_path, r.label, r.mask_path) for r in records], [])
-
-
-def find_mask(image: Path, masks: Path) -> Path | None:
-    """``masks/<stem><suffix>.<ext>`` for the suffixes '', '_segmentation', '_mask'."""
-    for suffix in MASK_SUFFIXES:
-        for ext in sorted(IMAGE_SUFFIXES):
-            candidate = masks / f"{image.stem}{suffix}{ext}"
-            if candidate.is_file():
-                return candidate
-    return None
 
 
 def _paired(images: list[tuple[Path, int | None]], masks: Path) -> MaskedSet:
@@ -86,16 +72,6 @@ def masked_set(data: str, masks: str | Path | None = None) -> MaskedSet:
     else:
         images = [(s.path, s.label) for s in resolve_spec(data)]
     return _paired(images, Path(masks))
-
-
-def load_mask(path: Path, size: int) -> torch.Tensor:
-    """A lesion mask as a boolean (size, size) tensor in the model's square input frame."""
-    try:
-        with Image.open(path) as mask:
-            grey = mask.convert("L").resize((size, size), Image.Resampling.BILINEAR)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise ImageInputError(f"mask '{path}' cannot be read: {exc}") from None
-    return torch.from_numpy(np.asarray(grey) >= 128)
 
 
 class MaskedImages(Dataset):

@@ -9,6 +9,9 @@ from typing import Any
 
 import yaml
 
+from skinxai.data.transforms import RECIPES
+from skinxai.training.validation import MONITORS
+
 
 @dataclass
 class TrainConfig:
@@ -30,6 +33,16 @@ class TrainConfig:
     lr_patience: int = 2
     early_stop_patience: int = 7
     label_smoothing: float = 0.0
+    augmentation: str = (
+        "study"  # "study" (the original study's) or "acquisition" (+ camera changes)
+    )
+    colour_constancy_p: float | None = None  # Shades of Gray norm inside the model; None: off
+    freeze_blocks: int = 0  # keep the stem and this many first backbone blocks as they start
+    mask_folders: list[str] = field(default_factory=list)  # lesion masks named after the images
+    mask_penalty: float = 0.0  # weight of the share of the decision map outside the lesion
+    # "val_loss" (pooled) or "val_worst_auroc" (the lowest AUROC among the validation sets, each
+    # `val` entry one source): what the checkpoint, early stopping and the LR schedule follow.
+    monitor: str = "val_loss"
     balance: str = "loss"  # "loss" (class-weighted cross-entropy), "sampler" or "none"
     seed: int = 0
     workers: int = -1  # -1: min(16, CPUs)
@@ -57,6 +70,12 @@ class TrainConfig:
         config = TrainConfig(**merged)
         if config.balance not in ("loss", "sampler", "none"):
             raise ValueError(f"balance must be loss, sampler or none, not {config.balance!r}")
+        if config.augmentation not in RECIPES:
+            raise ValueError(f"augmentation must be one of {', '.join(RECIPES)}")
+        if config.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {', '.join(MONITORS)}")
+        if config.mask_penalty > 0 and not config.mask_folders:
+            raise ValueError("mask_penalty needs mask_folders (where the lesion masks are)")
         return config
 
     def to_yaml(self) -> str:

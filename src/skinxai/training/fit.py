@@ -19,12 +19,13 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 import skinxai
 from skinxai.data.cache import DecodedDataset
 from skinxai.data.folder import LabelledImage
-from skinxai.data.specs import resolve_specs, stratified_subset
+from skinxai.data.specs import resolve_spec, resolve_specs, stratified_subset
 from skinxai.data.transforms import eval_transform, train_transform
 from skinxai.model import ModelConfig, load_model_file, save_model
 from skinxai.training.config import TrainConfig
 from skinxai.training.history import HistoryCallback
 from skinxai.training.lightning_module import SkinClassifierModule
+from skinxai.training.validation import MONITORS
 
 
 def class_weights(labels: Sequence[int], n_classes: int = 2) -> list[float]:
@@ -85,44 +86,33 @@ def _describe(samples: Sequence[LabelledImage]) -> dict[str, int]:
     return {"n": len(samples), "benign": counts[0], "malignant": counts[1]}
 
 
-def fit(config: TrainConfig, resume: bool = False) -> Path:
-    """Train, keep the checkpoint of the best validation loss, export it as safetensors.
+def _validation_samples(config: TrainConfig) -> tuple[list[LabelledImage], list[int]]:
+    """The validation images and, for each, the index of its ``val`` entry (its source)."""
+    samples: list[LabelledImage] = []
+    sources: list[int] = []
+    for index, spec in enumerate(config.val):
+        part = resolve_spec(spec)
+        if config.limit:
+            part = stratified_subset(part, max(config.limit // (2 * len(config.val)), 16), index)
+        samples += part
+        sources += [index] * len(part)
+    return samples, sources
 
-    Returns the exported model path (``OUT/model.safetensors``).
-    """
-    out = Path(config.out)
-    checkpoints = out / "checkpoints"
-    last_checkpoint = checkpoints / "last.ckpt"
-    out.mkdir(parents=True, exist_ok=True)
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    gpu = _uses_gpu(config)
-    devices = _devices(config)
-    distributed = _device_count(devices, gpu) > 1 or config.num_nodes > 1
 
-    train_samples = resolve_specs(config.train)
-    val_samples = resolve_specs(config.val)
-    if config.limit:
-        train_samples = stratified_subset(train_samples, config.limit, config.seed)
-        val_samples = stratified_subset(val_samples, max(config.limit // 2, 16), config.seed)
-    (out / "config.yaml").write_text(config.to_yaml())
-
-    model_config = ModelConfig(
+def _model_config(config: TrainConfig) -> ModelConfig:
+    return ModelConfig(
         backbone=config.backbone,
         input_size=config.input_size,
         dropout=config.dropout,
+        colour_constancy_p=config.colour_constancy_p,
         version=config.version or f"{config.backbone}-{time.strftime('%Y%m%d')}",
         trained=True,
     )
-    started = time.perf_counter()
-    train_set = DecodedDataset(
-        train_samples, config.input_size, train_transform(model_config.mean, model_config.std)
-    )
-    val_set = DecodedDataset(
-        val_samples, config.input_size, eval_transform(model_config.mean, model_config.std)
-    )
-    decode_seconds = time.perf_counter() - started
-    train_loader, val_loader = _loaders(config, train_set, val_set, gpu)
 
+
+def _module(
+    config: TrainConfig, model_config: ModelConfig, train_samples: Sequence[LabelledImage]
+) -> SkinClassifierModule:
     module = SkinClassifierModule(
         model_config=json.loads(model_config.to_json()),
         lr=config.lr,
@@ -134,30 +124,42 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
         ),
         pretrained=config.pretrained and not config.init,
         label_smoothing=config.label_smoothing,
+        freeze_blocks=config.freeze_blocks,
+        mask_penalty=config.mask_penalty,
+        val_sources=list(config.val),
+        monitor=config.monitor,
     )
     if config.init:
         start = load_model_file(config.init)
         if start.config.backbone != config.backbone:
             raise ValueError(f"--init model is {start.config.backbone}, not {config.backbone}")
         module.model.load_state_dict(start.state_dict())
+    return module
+
+
+def _trainer(
+    config: TrainConfig, out: Path, gpu: bool, batches_per_epoch: int
+) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Lightning trainer with the best checkpoint (by ``config.monitor``), a rolling last
+    checkpoint for resuming, early stopping, history.csv and a progress bar."""
+    devices = _devices(config)
+    distributed = _device_count(devices, gpu) > 1 or config.num_nodes > 1
+    mode = MONITORS[config.monitor]
     best = ModelCheckpoint(
-        dirpath=checkpoints,
+        dirpath=out / "checkpoints",
         filename="best",
-        monitor="val_loss",
-        mode="min",
+        monitor=config.monitor,
+        mode=mode,
         save_top_k=1,
         enable_version_counter=False,
     )
     latest = ModelCheckpoint(
-        dirpath=checkpoints,
+        dirpath=out / "checkpoints",
         filename="last",
         every_n_train_steps=config.checkpoint_every_n_steps,
         save_top_k=1,
         enable_version_counter=False,
     )
-    precision = config.precision
-    if precision == "auto":
-        precision = "bf16-mixed" if gpu else "32-true"
     trainer = L.Trainer(
         max_epochs=config.epochs,
         max_time=config.max_time,
@@ -165,19 +167,60 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
         devices=devices,
         num_nodes=config.num_nodes,
         strategy="ddp" if distributed else "auto",
-        precision=precision,
+        precision=_precision(config, gpu),
         callbacks=[
             best,
             latest,
-            EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stop_patience),
+            EarlyStopping(monitor=config.monitor, mode=mode, patience=config.early_stop_patience),
             HistoryCallback(out),
             RichProgressBar(leave=True),
         ],
         logger=CSVLogger(out, name="logs"),
         default_root_dir=out,
         num_sanity_val_steps=0,
-        log_every_n_steps=max(1, min(50, len(train_loader))),
+        log_every_n_steps=max(1, min(50, batches_per_epoch)),
     )
+    return trainer, best
+
+
+def _precision(config: TrainConfig, gpu: bool) -> str:
+    if config.precision == "auto":
+        return "bf16-mixed" if gpu else "32-true"
+    return config.precision
+
+
+def fit(config: TrainConfig, resume: bool = False) -> Path:
+    """Train, keep the checkpoint of the best monitored validation measure, export it as
+    safetensors. Returns the exported model path (``OUT/model.safetensors``)."""
+    out = Path(config.out)
+    last_checkpoint = out / "checkpoints" / "last.ckpt"
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    gpu = _uses_gpu(config)
+
+    train_samples = resolve_specs(config.train)
+    if config.limit:
+        train_samples = stratified_subset(train_samples, config.limit, config.seed)
+    val_samples, val_sources = _validation_samples(config)
+    (out / "config.yaml").write_text(config.to_yaml())
+
+    model_config = _model_config(config)
+    mean, std = model_config.mean, model_config.std
+    started = time.perf_counter()
+    train_set = DecodedDataset(
+        train_samples,
+        config.input_size,
+        train_transform(mean, std, config.augmentation),
+        mask_folders=[Path(f) for f in config.mask_folders] if config.mask_penalty > 0 else (),
+    )
+    val_set = DecodedDataset(
+        val_samples, config.input_size, eval_transform(mean, std), sources=val_sources
+    )
+    decode_seconds = time.perf_counter() - started
+    train_loader, val_loader = _loaders(config, train_set, val_set, gpu)
+
+    module = _module(config, model_config, train_samples)
+    trainer, best = _trainer(config, out, gpu, len(train_loader))
     ckpt_path = None
     if resume:
         if last_checkpoint.is_file():
@@ -195,25 +238,57 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
             module.load_state_dict(checkpoint["state_dict"])
         module.model.cpu().float()
         save_model(module.model, model_path)
-        epochs_run = trainer.current_epoch
         summary = {
-            "train": _describe(train_samples),
-            "val": _describe(val_samples),
-            "best_val_loss": float(best.best_model_score) if best.best_model_score else None,
+            **_data_facts(config, train_set, val_samples, val_sources),
+            "monitor": config.monitor,
+            f"best_{config.monitor}": _score(best),
             "best_checkpoint": Path(best.best_model_path).name if best.best_model_path else None,
-            "epochs_run": epochs_run,
             "decode_seconds": round(decode_seconds, 1),
-            "fit_seconds": round(fit_seconds, 1),
-            "train_images_per_second": round(len(train_set) * epochs_run / fit_seconds, 1)
-            if fit_seconds > 0
-            else None,
-            "accelerator": torch.cuda.get_device_name(0) if gpu else platform.processor() or "cpu",
-            "world_size": trainer.world_size,
-            "strategy": type(trainer.strategy).__name__,
-            "precision": precision,
-            "torch": torch.__version__,
-            "skinxai": skinxai.__version__,
+            **_run_facts(trainer, len(train_set), fit_seconds, gpu, config),
             "resumed": ckpt_path is not None,
         }
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return model_path
+
+
+def _score(best: ModelCheckpoint) -> float | None:
+    return float(best.best_model_score) if best.best_model_score is not None else None
+
+
+def _data_facts(
+    config: TrainConfig,
+    train_set: DecodedDataset,
+    val_samples: list[LabelledImage],
+    val_sources: list[int],
+) -> dict:
+    """Class counts of the training set, of the validation set and of each validation source."""
+    per_source = {
+        spec: _describe([s for s, i in zip(val_samples, val_sources, strict=True) if i == index])
+        for index, spec in enumerate(config.val)
+    }
+    return {
+        "train": _describe(train_set.samples),
+        "train_with_mask": int(train_set.has_mask.sum()),
+        "val": _describe(val_samples),
+        "val_sources": per_source,
+    }
+
+
+def _run_facts(
+    trainer: L.Trainer, n_train: int, fit_seconds: float, gpu: bool, config: TrainConfig
+) -> dict:
+    """Epochs, speed and the hardware and software a run had, for the model card."""
+    epochs_run = trainer.current_epoch
+    return {
+        "epochs_run": epochs_run,
+        "fit_seconds": round(fit_seconds, 1),
+        "train_images_per_second": round(n_train * epochs_run / fit_seconds, 1)
+        if fit_seconds > 0
+        else None,
+        "accelerator": torch.cuda.get_device_name(0) if gpu else platform.processor() or "cpu",
+        "world_size": trainer.world_size,
+        "strategy": type(trainer.strategy).__name__,
+        "precision": _precision(config, gpu),
+        "torch": torch.__version__,
+        "skinxai": skinxai.__version__,
+    }

@@ -1,4 +1,6 @@
-"""``history.csv`` with the original study's columns (+ val_auroc) and ``curves.png``."""
+"""``history.csv`` with the original study's columns (+ val_auroc, the worst per-source
+validation AUROC, the share of the decision outside the lesion, and one AUROC column per
+validation source) and ``curves.png``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,18 @@ from pathlib import Path
 
 import lightning as L
 
-COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_auroc", "lr")
+COLUMNS = (
+    "epoch",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "val_auroc",
+    "val_worst_auroc",
+    "outside_lesion",
+    "lr",
+)
+PER_SOURCE = "val_auroc["
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
@@ -19,11 +32,12 @@ def read_history(path: Path) -> list[dict[str, float]]:
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    columns = list(COLUMNS) + sorted({k for row in rows for k in row if k not in COLUMNS})
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", restval="nan")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (int(row[k]) if k == "epoch" else row[k]) for k in COLUMNS})
+            writer.writerow({k: (int(v) if k == "epoch" else v) for k, v in row.items()})
 
 
 def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
@@ -80,7 +94,10 @@ class HistoryCallback(L.Callback):
             "val_loss": value("val_loss"),
             "val_accuracy": value("val_accuracy"),
             "val_auroc": value("val_auroc"),
+            "val_worst_auroc": value("val_worst_auroc"),
+            "outside_lesion": value("outside_lesion"),
             "lr": self.epoch_lr,
+            **{k: float(v) for k, v in metrics.items() if k.startswith(PER_SOURCE)},
         }
         rows = [r for r in read_history(self.csv_path) if r["epoch"] < row["epoch"]] + [row]
         write_history(self.csv_path, rows)

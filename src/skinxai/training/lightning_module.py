@@ -11,10 +11,16 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from skinxai.classes import MALIGNANT
 from skinxai.model import ModelConfig, SkinClassifier
+from skinxai.training.lesion_focus import decision_map, outside_lesion_share
+from skinxai.training.trunk import freeze_trunk
+from skinxai.training.validation import MONITORS, auroc_per_source, worst_auroc
+
+Batch = dict[str, torch.Tensor]
 
 
 class SkinClassifierModule(L.LightningModule):
-    """Class-weighted cross-entropy, AdamW, ReduceLROnPlateau on validation loss."""
+    """Class-weighted cross-entropy (plus, when asked, the outside-the-lesion penalty), AdamW,
+    ReduceLROnPlateau on the monitored validation measure; AUROC per validation source."""
 
     def __init__(
         self,
@@ -26,15 +32,27 @@ class SkinClassifierModule(L.LightningModule):
         class_weights: list[float] | None = None,
         pretrained: bool = True,
         label_smoothing: float = 0.0,
+        freeze_blocks: int = 0,
+        mask_penalty: float = 0.0,
+        val_sources: list[str] | None = None,
+        monitor: str = "val_loss",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = SkinClassifier(ModelConfig.from_dict(model_config), pretrained=pretrained)
+        self.frozen = freeze_trunk(self.model, freeze_blocks)
         weights = torch.tensor(class_weights) if class_weights else None
         self.loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=label_smoothing)
         self.train_accuracy = BinaryAccuracy()
         self.val_accuracy = BinaryAccuracy()
         self.val_auroc = BinaryAUROC()
+        self._val_outputs: list[tuple[torch.Tensor, ...]] = []
+
+    def train(self, mode: bool = True) -> SkinClassifierModule:
+        super().train(mode)
+        for module in self.frozen:
+            module.eval()
+        return self
 
     def on_fit_start(self) -> None:
         if self.device.type == "cuda":
@@ -45,34 +63,72 @@ class SkinClassifierModule(L.LightningModule):
             return images.contiguous(memory_format=torch.channels_last)
         return images
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
-        images, labels = batch
-        logits = self.model(self._inputs(images))
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        labels = batch["label"]
+        features = self.model.features(self._inputs(batch["image"]))
+        logits = self.model.head(features)
         loss = self.loss_fn(logits.float(), labels)
+        self.log("ce_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+        if self.hparams.mask_penalty > 0:
+            loss = loss + self.hparams.mask_penalty * self._outside_lesion(features, batch)
         self.train_accuracy(logits.argmax(1), labels)
         self.log("loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("accuracy", self.train_accuracy, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        images, labels = batch
-        logits = self.model(self._inputs(images)).float()
+    def _outside_lesion(self, features: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Mean share of the decision map outside the lesion over the images with a mask."""
+        has_mask = batch["has_mask"]
+        if not has_mask.any():
+            return features.new_zeros(())
+        share = outside_lesion_share(decision_map(self.model, features.float()), batch["mask"])
+        penalty = share[has_mask].mean()
+        self.log("outside_lesion", penalty, on_step=False, on_epoch=True, sync_dist=True)
+        return penalty
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_outputs = []
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        labels = batch["label"]
+        logits = self.model(self._inputs(batch["image"])).float()
         loss = self.loss_fn(logits, labels)
         p_malignant = logits.softmax(1)[:, MALIGNANT]
         self.val_accuracy(logits.argmax(1), labels)
         self.val_auroc(p_malignant, labels)
+        self._val_outputs.append((p_malignant.detach(), labels, batch["source"]))
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("val_accuracy", self.val_accuracy, on_epoch=True, prog_bar=True)
         self.log("val_auroc", self.val_auroc, on_epoch=True, prog_bar=True)
 
-    def configure_optimizers(self):
+    def on_validation_epoch_end(self) -> None:
+        """AUROC per validation source over every process's images, and the worst of them."""
+        if not self._val_outputs:
+            return
+        gathered = [
+            self.all_gather(torch.cat(parts)).flatten().cpu().numpy()
+            for parts in zip(*self._val_outputs, strict=True)
+        ]
+        names = self.hparams.val_sources or ["val"]
+        per_source = auroc_per_source(*gathered, names)
+        for name, value in per_source.items():
+            self.log(f"val_auroc[{name}]", value)
+        self.log("val_worst_auroc", worst_auroc(per_source), prog_bar=True)
+        self._val_outputs = []
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        trainable = [p for p in self.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+            trainable, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
+        monitor = self.hparams.monitor
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=self.hparams.lr_factor, patience=self.hparams.lr_patience
+            optimizer,
+            mode=MONITORS[monitor],
+            factor=self.hparams.lr_factor,
+            patience=self.hparams.lr_patience,
         )
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch"},
+            "lr_scheduler": {"scheduler": scheduler, "monitor": monitor, "interval": "epoch"},
         }
