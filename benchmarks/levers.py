@@ -1,0 +1,104 @@
+"""The levers tried for other clinics (issue 12), one trained run each: AUROC on every
+validation source, their worst (what selection follows), and derm7pt AUROC (external: reported,
+never used to choose). Threshold-free, so runs compare before any calibration.
+
+Run: .venv/bin/python benchmarks/levers.py NAME=RUN_DIR_OR_MODEL_FILE ...
+(a run folder's model.safetensors, or a model file; "shipped" = the shipped default model).
+Prints a table and writes benchmarks/results/levers.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from sklearn.metrics import roc_auc_score
+
+import skinxai
+from skinxai.data.specs import resolve_spec
+from skinxai.evaluation.report import predict_logits
+
+ROOT = Path(__file__).resolve().parents[1]
+VALIDATION = ("ham10000:val", "isic2017:val", "fanconic:train~ham10000:val")
+EXTERNAL = "derm7pt"
+
+
+def auroc(model, spec: str, samples_by_spec: dict) -> float:
+    """AUROC of the raw malignant-minus-benign logit (monotone in any calibration)."""
+    samples = samples_by_spec.setdefault(spec, resolve_spec(spec))
+    raw = predict_logits(model, samples)
+    margin = raw.logits[:, 1] - raw.logits[:, 0]
+    labels = np.array([s.label for s in samples])
+    usable = ~np.isnan(margin)
+    return float(roc_auc_score(labels[usable], margin[usable]))
+
+
+def describe(path: str) -> dict:
+    """What the run changed, from its config.yaml (when it is a run folder)."""
+    folder = Path(path)
+    config_file = folder / "config.yaml"
+    if not config_file.is_file():
+        return {}
+    import yaml
+
+    config = yaml.safe_load(config_file.read_text())
+    keys = ("augmentation", "colour_constancy_p", "mask_penalty", "freeze_blocks", "epochs")
+    summary_file = folder / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    return {
+        **{k: config.get(k) for k in keys},
+        "epochs_run": summary.get("epochs_run"),
+        "fit_seconds": summary.get("fit_seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("runs", nargs="+", help="NAME=RUN_DIR or NAME=MODEL_FILE or shipped")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "levers.json"))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    samples_by_spec: dict = {}
+    results = {}
+    for item in args.runs:
+        name, _, where = item.partition("=")
+        where = where or name
+        model_file = None if where == "shipped" else Path(where)
+        if model_file is not None and model_file.is_dir():
+            model_file = model_file / "model.safetensors"
+        model = skinxai.load_model(model_file)
+        per_source = {spec: auroc(model, spec, samples_by_spec) for spec in VALIDATION}
+        results[name] = {
+            "model": str(model_file or "shipped"),
+            "version": model.config.version,
+            **describe(where),
+            "val_auroc": per_source,
+            "val_worst_auroc": min(per_source.values()),
+            "derm7pt_auroc": auroc(model, EXTERNAL, samples_by_spec),
+        }
+    table = Table(title="levers: AUROC per validation source, worst, and derm7pt (external)")
+    for column in ("run", *VALIDATION, "worst", "derm7pt"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for name, row in results.items():
+        values = [*row["val_auroc"].values(), row["val_worst_auroc"], row["derm7pt_auroc"]]
+        table.add_row(name, *(f"{v:.3f}" for v in values))
+    Console(width=160).print(table)
+    payload = {
+        "skinxai": skinxai.__version__,
+        "machine": platform.platform(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "note": "validation AUROCs may choose; derm7pt is reported only, never used to choose",
+        "results": results,
+    }
+    Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
