@@ -149,3 +149,22 @@ def test_ctrl_c_during_explain_leaves_an_index_of_exactly_the_figures(
     assert 8 <= len(rows) < 300
     assert {row["figure"] for row in rows} == {p.name for p in out.glob("*.png")}
     assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--monitor", "val_f1"], "monitor must be one of val_loss, val_worst_auroc"),
+        (["--augmentation", "heavy"], "augmentation must be one of study, acquisition"),
+        (["--mask-penalty", "0.5"], "mask_penalty needs mask_folders"),
+        (["--freeze-blocks", "99"], "the backbone has 7 blocks"),
+        (["--val", "fanconic:test~"], "must name two sets as A~B"),
+        (["--init", "MISSING_GATE"], "is missing or damaged"),
+    ],
+)
+def test_train_option_errors(tmp_path: Path, model_files: Path, options, message) -> None:
+    if "MISSING_GATE" in options:
+        weights = broken_model(model_files, "gateless", {"ood_gate": {"file": "none.safetensors"}})
+        options = ["--init", str(weights)]
+    small = ["--train", "fanconic:test", "--limit", "16", "--input-size", "64", "--workers", "0"]
+    assert_one_line_error(["train", *small, "--out", str(tmp_path / "run"), *options], message)

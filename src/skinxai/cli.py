@@ -433,7 +433,7 @@ def train(
     _output_folder(Path(settings.out))
     try:
         model_path = fit(settings, resume=resume)
-    except (FileNotFoundError, ImageInputError) as exc:
+    except (FileNotFoundError, ImageInputError, ValueError) as exc:  # ModelFileError too
         raise fail(str(exc)) from None
     console.print(f"model written to {model_path}")
 

@@ -93,7 +93,8 @@ def _validation_samples(config: TrainConfig) -> tuple[list[LabelledImage], list[
     for index, spec in enumerate(config.val):
         part = resolve_spec(spec)
         if config.limit:
-            part = stratified_subset(part, max(config.limit // (2 * len(config.val)), 16), index)
+            size = max(config.limit // (2 * len(config.val)), 16)
+            part = stratified_subset(part, size, config.seed + index)
         samples += part
         sources += [index] * len(part)
     return samples, sources

@@ -1,4 +1,4 @@
-"""Frozen early blocks: the stem and the first blocks keep their ImageNet weights.
+"""Frozen early blocks: the stem and the first blocks keep their starting (ImageNet) weights.
 
 On CPU this triples training speed (no backward pass through the high-resolution layers)
 and keeps the generic edge and texture filters that a few thousand lesions cannot improve.
