@@ -28,7 +28,7 @@ from skinxai.evaluation import evaluate
 from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING_LIST = "list:configs/clinics_train.csv"
+TRAINING_LIST = "list:configs/default_train.csv"
 FANCONIC = ["fanconic:train", "fanconic:test"]
 SETS = {
     "fanconic:test": [],

@@ -139,8 +139,9 @@ def where_gradcam_points(model) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "shortcuts.json"))
+    parser.add_argument("--model", default=None, help="model file (default: the shipped one)")
     args = parser.parse_args()
-    model = skinxai.load_model()
+    model = skinxai.load_model(args.model)
     config = model.config
     console = Console(width=200)
     started = time.perf_counter()

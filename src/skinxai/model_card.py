@@ -1,6 +1,6 @@
 """Ship a trained run as the default model and write its model card from measured files.
 
-``python -m skinxai.model_card --run runs/clinics`` copies ``model.safetensors`` + ``model.json``
+``python -m skinxai.model_card --run runs/default`` copies ``model.safetensors`` + ``model.json``
 into ``src/skinxai/assets/``; with ``--card-only`` it only (re)writes ``MODEL_CARD.md`` from the
 run's ``summary.json`` / ``history.csv`` / ``config.yaml``, the curation report, the accuracy
 benchmark's JSON and the hand-written notes in ``configs/default_model_notes.md``.
@@ -148,8 +148,7 @@ def _recipe_lines(config: dict) -> list[str]:
         "## Recipe",
         "",
         "```",
-        "make model   # curate -> skinxai train --config configs/clinics.yaml -> calibrate -> "
-        "ship -> benchmark",
+        "make model   # curate -> skinxai train -> calibrate -> ship -> benchmark -> card",
         "```",
         "",
         "| setting | value |",
@@ -236,10 +235,10 @@ def write_model_card(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", type=Path, default=Path("runs/clinics"))
+    parser.add_argument("--run", type=Path, default=Path("runs/default"))
     parser.add_argument("--card-only", action="store_true")
     parser.add_argument("--accuracy", type=Path, default=Path("benchmarks/results/accuracy.json"))
-    parser.add_argument("--curation", type=Path, default=Path("configs/clinics_train.report.json"))
+    parser.add_argument("--curation", type=Path, default=Path("configs/default_train.report.json"))
     parser.add_argument("--notes", type=Path, default=Path("configs/default_model_notes.md"))
     args = parser.parse_args()
     if not args.card_only:

@@ -28,7 +28,7 @@ def resolve_spec(spec: str) -> list[LabelledImage]:
     validation lesions, a validation source of their own); anything else is a folder-per-class
     path.
     """
-    if "~" in spec:
+    if "~" in spec and not Path(spec).is_dir():
         return near_duplicates_within(spec)
     name, _, split = spec.partition(":")
     if name == "list" and split:
