@@ -4,9 +4,9 @@ fanconic test (full; without near-duplicates of the model's training list; witho
 documented near-duplicates of fanconic train), the HAM10000 grouped test split, isic2017 test
 (full, and without its photos that fanconic also holds: 108 of its malignant images are
 fanconic photos, a source the model trained on), derm7pt (external: another source, never
-used to train, calibrate or select), and for reference the HAM10000 and isic2017 val splits
-that chose the checkpoint and fitted the calibration. Prints a table and writes
-benchmarks/results/accuracy.json. Run: .venv/bin/python benchmarks/accuracy.py
+used to train, calibrate or select), and for reference the validation splits (HAM10000 val
+chose the checkpoint and fitted the calibration, isic2017 val set the gate's limit). Prints a
+table and writes benchmarks/results/accuracy.json. Run: .venv/bin/python benchmarks/accuracy.py
 """
 
 from __future__ import annotations
@@ -97,8 +97,9 @@ def main() -> None:
         "skinxai": skinxai.__version__,
         "machine": platform.platform(),
         "seconds": round(time.perf_counter() - started, 1),
-        "note": "ham10000:val and isic2017:val chose the checkpoint and fitted the calibration; "
-        "they are not test sets. derm7pt is external: never used to train, calibrate or select",
+        "note": "ham10000:val chose the checkpoint and fitted the calibration and isic2017:val set "
+        "the gate's limit: neither is a test set. derm7pt is external: never used to train, "
+        "calibrate or select",
         "results": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
