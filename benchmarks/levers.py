@@ -31,7 +31,9 @@ EXTERNAL = "derm7pt"
 
 def auroc(model, spec: str, samples_by_spec: dict) -> float:
     """AUROC of the raw malignant-minus-benign logit (monotone in any calibration)."""
-    samples = samples_by_spec.setdefault(spec, resolve_spec(spec))
+    if spec not in samples_by_spec:  # resolved once: A~B specs run a near-duplicate audit
+        samples_by_spec[spec] = resolve_spec(spec)
+    samples = samples_by_spec[spec]
     raw = predict_logits(model, samples)
     margin = raw.logits[:, 1] - raw.logits[:, 0]
     labels = np.array([s.label for s in samples])
