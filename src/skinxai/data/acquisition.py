@@ -38,13 +38,18 @@ def warmer(image: Image.Image, shift: float = 0.1) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8))
 
 
+def rim_weights(height: int, width: int, radius: float, softness: float) -> np.ndarray:
+    """(height, width) float32 weights of a dermatoscope's dark rim: 1 inside a centred circle
+    whose radius is ``radius`` of half the shorter side, 0 outside, a ramp ``softness`` wide."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    distance = np.hypot(x - (width - 1) / 2, y - (height - 1) / 2) / (min(width, height) / 2)
+    return np.clip((radius - distance) / softness, 0, 1)
+
+
 def dark_vignette(image: Image.Image, radius: float = 0.95, softness: float = 0.08) -> Image.Image:
     """The dark circle of many dermatoscopes: black outside a centred circle whose radius is
     ``radius`` of half the shorter side, with a soft edge."""
-    width, height = image.size
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    distance = np.hypot(x - (width - 1) / 2, y - (height - 1) / 2) / (min(width, height) / 2)
-    keep = np.clip((radius - distance) / softness, 0, 1)[..., None]
+    keep = rim_weights(image.height, image.width, radius, softness)[..., None]
     pixels = np.asarray(image.convert("RGB"), dtype=np.float32) * keep
     return Image.fromarray(pixels.round().astype(np.uint8))
 

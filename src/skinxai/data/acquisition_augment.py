@@ -14,6 +14,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from skinxai.data.acquisition import rim_weights
+
 
 class _ImageOnly(v2.Transform):
     """A random photometric change applied with probability ``p`` to images, never to masks."""
@@ -98,7 +100,7 @@ class RandomGamma(_ImageOnly):
 
 class RandomDarkVignette(_ImageOnly):
     """Black outside a centred circle (a dermatoscope's rim), radius a random share of half
-    the shorter side, with a soft edge: the shapes ``acquisition.dark_vignette`` tests."""
+    the shorter side, with a soft edge: ``acquisition.dark_vignette``'s rim, drawn at random."""
 
     def __init__(self, min_radius: float = 0.8, max_radius: float = 1.3, p: float = 0.3) -> None:
         super().__init__(p)
@@ -112,11 +114,8 @@ class RandomDarkVignette(_ImageOnly):
 
     def change(self, image: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         height, width = image.shape[-2:]
-        y = torch.arange(height, dtype=image.dtype).view(-1, 1) - (height - 1) / 2
-        x = torch.arange(width, dtype=image.dtype).view(1, -1) - (width - 1) / 2
-        distance = torch.hypot(x, y) / (min(height, width) / 2)
-        keep = ((params["radius"] - distance) / params["softness"]).clamp(0, 1)
-        return image * keep
+        keep = rim_weights(height, width, params["radius"], params["softness"])
+        return image * torch.from_numpy(keep).to(image.dtype)
 
 
 def acquisition_changes() -> list[v2.Transform]:
