@@ -10,6 +10,8 @@ from pathlib import Path
 
 import lightning as L
 
+from skinxai.training.validation import PER_SOURCE_PREFIX
+
 COLUMNS = (
     "epoch",
     "loss",
@@ -21,7 +23,6 @@ COLUMNS = (
     "outside_lesion",
     "lr",
 )
-PER_SOURCE = "val_auroc["
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
@@ -97,7 +98,7 @@ class HistoryCallback(L.Callback):
             "val_worst_auroc": value("val_worst_auroc"),
             "outside_lesion": value("outside_lesion"),
             "lr": self.epoch_lr,
-            **{k: float(v) for k, v in metrics.items() if k.startswith(PER_SOURCE)},
+            **{k: float(v) for k, v in metrics.items() if k.startswith(PER_SOURCE_PREFIX)},
         }
         rows = [r for r in read_history(self.csv_path) if r["epoch"] < row["epoch"]] + [row]
         write_history(self.csv_path, rows)

@@ -13,7 +13,12 @@ from skinxai.classes import MALIGNANT
 from skinxai.model import ModelConfig, SkinClassifier
 from skinxai.training.lesion_focus import decision_map, outside_lesion_share
 from skinxai.training.trunk import freeze_trunk
-from skinxai.training.validation import MONITORS, auroc_per_source, worst_auroc
+from skinxai.training.validation import (
+    MONITORS,
+    auroc_per_source,
+    per_source_key,
+    worst_auroc,
+)
 
 Batch = dict[str, torch.Tensor]
 
@@ -112,7 +117,7 @@ class SkinClassifierModule(L.LightningModule):
         names = self.hparams.val_sources or ["val"]
         per_source = auroc_per_source(*gathered, names)
         for name, value in per_source.items():
-            self.log(f"val_auroc[{name}]", value)
+            self.log(per_source_key(name), value)
         self.log("val_worst_auroc", worst_auroc(per_source), prog_bar=True)
         self._val_outputs = []
 

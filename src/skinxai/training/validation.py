@@ -13,6 +13,12 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 MONITORS = {"val_loss": "min", "val_worst_auroc": "max"}
+PER_SOURCE_PREFIX = "val_auroc["
+
+
+def per_source_key(name: str) -> str:
+    """The logged metric (and history.csv column) of one source's AUROC: ``val_auroc[NAME]``."""
+    return f"{PER_SOURCE_PREFIX}{name}]"
 
 
 def auroc_per_source(
