@@ -158,6 +158,8 @@ def test_ctrl_c_during_explain_leaves_an_index_of_exactly_the_figures(
         (["--augmentation", "heavy"], "augmentation must be one of study, acquisition"),
         (["--mask-penalty", "0.5"], "mask_penalty needs mask_folders"),
         (["--freeze-blocks", "99"], "the backbone has 7 blocks"),
+        (["--symmetry", "d8"], "symmetry must be one of none, d4"),
+        (["--canonical-resolution", "500"], "canonical_resolution must lie within"),
         (["--val", "fanconic:test~"], "must name two sets as A~B"),
         (["--init", "MISSING_GATE"], "is missing or damaged"),
     ],

@@ -377,6 +377,15 @@ def train(
     colour_constancy_p: Annotated[
         float | None, typer.Option(help="Shades of Gray norm inside the model (e.g. 6).")
     ] = None,
+    canonical_resolution: Annotated[
+        int | None, typer.Option(help="Reduce every input to N px a side inside the model.")
+    ] = None,
+    rim_radius: Annotated[
+        float | None, typer.Option(help="Black outside this centred circle (share of half side).")
+    ] = None,
+    symmetry: Annotated[
+        str | None, typer.Option(help="none, or d4: the saved model averages 8 turned views.")
+    ] = None,
     freeze_blocks: Annotated[
         int | None, typer.Option(min=0, help="Keep the stem and the first N blocks fixed.")
     ] = None,
@@ -422,6 +431,9 @@ def train(
                 "init": init,
                 "augmentation": augmentation,
                 "colour_constancy_p": colour_constancy_p,
+                "canonical_resolution": canonical_resolution,
+                "rim_radius": rim_radius,
+                "symmetry": symmetry,
                 "freeze_blocks": freeze_blocks,
                 "mask_folders": mask_folders or None,
                 "mask_penalty": mask_penalty,

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import skinxai
+from skinxai.data.canonical import at_resolution, d4_average, inside_disc
 from skinxai.data.colour import shades_of_gray_normalised
 from skinxai.io import ImageSource, load_image
 from skinxai.model_config import DEFAULT_BACKBONE, ModelConfig, ModelFileError
@@ -108,11 +109,17 @@ class SkinClassifier(nn.Module):
         self.backbone.load_state_dict(backbone_state, strict=True)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last feature map A, shape (B, C, h, w), after the model's own colour constancy
-        (when its config asks for it)."""
-        p = self.config.colour_constancy_p
-        if p is not None:
-            x = shades_of_gray_normalised(x, p, self.config.mean, self.config.std)
+        """The last feature map A, shape (B, C, h, w), of the model's own canonical view of the
+        input: colour constancy, resolution, rim and symmetry, as its config asks."""
+        config = self.config
+        if config.colour_constancy_p is not None:
+            x = shades_of_gray_normalised(x, config.colour_constancy_p, config.mean, config.std)
+        if config.canonical_resolution is not None:
+            x = at_resolution(x, config.canonical_resolution)
+        if config.rim_radius is not None:
+            x = inside_disc(x, config.rim_radius, config.mean, config.std)
+        if config.symmetry == "d4":
+            return d4_average(self.backbone.forward_features, x)
         return self.backbone.forward_features(x)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:

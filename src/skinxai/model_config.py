@@ -14,6 +14,7 @@ import torch
 
 import skinxai
 from skinxai.classes import CLASS_NAMES
+from skinxai.data.canonical import SYMMETRIES
 
 DEFAULT_BACKBONE = "tf_efficientnet_lite0"
 
@@ -35,6 +36,13 @@ class ModelConfig:
     # Shades of Gray colour constancy with this Minkowski norm, applied inside the model to every
     # input (training and inference alike); None: off.
     colour_constancy_p: float | None = None
+    # Canonical views (``data.canonical``), also inside the model for training and inference:
+    # the effective resolution every input is reduced to (pixels a side; None: the input size),
+    # the radius of a fixed dark rim (share of half the side; None: no rim), and "d4" to average
+    # the feature map over the 8 rotations and mirror images of the input ("none": one view).
+    canonical_resolution: int | None = None
+    rim_radius: float | None = None
+    symmetry: str = "none"
     version: str = "imagenet-backbone-untrained-head"
     trained: bool = False
     temperature: float = 1.0
@@ -103,6 +111,7 @@ class ModelConfig:
         _check_number("dropout", self.dropout, 0.0, 0.99)
         if self.colour_constancy_p is not None:
             _check_number("colour_constancy_p", self.colour_constancy_p, 1.0, 20.0)
+        self._validate_canonical_views()
         _check_number("temperature", self.temperature, 1e-3, 1e3)
         _check_number("bias", self.bias, -50.0, 50.0)
         _check_number("threshold", self.threshold, 0.0, 1.0)
@@ -125,6 +134,18 @@ class ModelConfig:
                 or not name.endswith(".safetensors")
             ):
                 raise ModelFileError("ood_gate.file must be a .safetensors file name beside it")
+
+    def _validate_canonical_views(self) -> None:
+        if self.canonical_resolution is not None:
+            _check_number(
+                "canonical_resolution", self.canonical_resolution, 16, self.input_size, True
+            )
+        if self.rim_radius is not None:
+            _check_number("rim_radius", self.rim_radius, 0.5, 1.5)
+        if self.symmetry not in SYMMETRIES:
+            raise ModelFileError(
+                f"symmetry must be one of {list(SYMMETRIES)}, not {self.symmetry!r}"
+            )
 
     def _validate_band(self) -> None:
         band = self.uncertain_band

@@ -193,6 +193,12 @@ def _forward(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> _Forw
         with torch.enable_grad():
             logits = model.head(features)
         return _ForwardPass(features, logits)
+    config = getattr(model, "config", None)
+    if getattr(config, "symmetry", "none") != "none":
+        raise ValueError(
+            f"this model averages 8 turned views of each image ({config.symmetry}); a named "
+            "layer would show one view's map: leave --layer out for the last feature map"
+        )
     module = find_layer(model, layer)
     with capture_layer(module) as captured, torch.enable_grad():
         logits = model(inputs)

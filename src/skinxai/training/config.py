@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from skinxai.data.canonical import SYMMETRIES
 from skinxai.data.transforms import RECIPES
 from skinxai.training.validation import MONITORS
 
@@ -37,6 +38,11 @@ class TrainConfig:
         "study"  # "study" (the original study's) or "acquisition" (+ camera changes)
     )
     colour_constancy_p: float | None = None  # Shades of Gray norm inside the model; None: off
+    # Canonical views inside the model (see ModelConfig): effective resolution, rim radius, and
+    # the symmetry of the saved model ("d4" averages 8 views; training and selection use one).
+    canonical_resolution: int | None = None
+    rim_radius: float | None = None
+    symmetry: str = "none"
     freeze_blocks: int = 0  # keep the stem and this many first backbone blocks as they start
     mask_folders: list[str] = field(default_factory=list)  # lesion masks named after the images
     mask_penalty: float = 0.0  # weight of the share of the decision map outside the lesion
@@ -72,6 +78,8 @@ class TrainConfig:
             raise ValueError(f"balance must be loss, sampler or none, not {config.balance!r}")
         if config.augmentation not in RECIPES:
             raise ValueError(f"augmentation must be one of {', '.join(RECIPES)}")
+        if config.symmetry not in SYMMETRIES:
+            raise ValueError(f"symmetry must be one of {', '.join(SYMMETRIES)}")
         if config.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {', '.join(MONITORS)}")
         if config.mask_penalty > 0 and not config.mask_folders:

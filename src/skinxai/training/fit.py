@@ -101,14 +101,19 @@ def _validation_samples(config: TrainConfig) -> tuple[list[LabelledImage], list[
 
 
 def _model_config(config: TrainConfig) -> ModelConfig:
-    return ModelConfig(
+    """The trained model's config (checked, so a bad option fails before any decoding)."""
+    model_config = ModelConfig(
         backbone=config.backbone,
         input_size=config.input_size,
         dropout=config.dropout,
         colour_constancy_p=config.colour_constancy_p,
+        canonical_resolution=config.canonical_resolution,
+        rim_radius=config.rim_radius,
         version=config.version or f"{config.backbone}-{time.strftime('%Y%m%d')}",
         trained=True,
     )
+    model_config.validate()
+    return model_config
 
 
 def _module(
@@ -238,6 +243,7 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
             checkpoint = torch.load(best.best_model_path, map_location="cpu", weights_only=False)
             module.load_state_dict(checkpoint["state_dict"])
         module.model.cpu().float()
+        module.model.config.symmetry = config.symmetry
         save_model(module.model, model_path)
         summary = {
             **_data_facts(config, train_set, val_samples, val_sources),

@@ -1,0 +1,62 @@
+"""Canonical views the model takes of every input, so that how a photo was taken cannot carry
+the label: a fixed effective resolution, a fixed dark rim, and the average over the eight
+rotations and mirror images of the square (the dihedral group D4).
+
+They run inside the model (``SkinClassifier.features``) on normalised batches, identical for
+training, inference and every explainer, and they are differentiable for gradient methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from skinxai.data.acquisition import rim_weights
+
+SYMMETRIES = ("none", "d4")
+RIM_SOFTNESS = 0.05
+
+
+def at_resolution(batch: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, C, H, W) reduced to ``size`` pixels a side (antialiased) and scaled back to H x W:
+    detail finer than ``size`` is gone, so a sharper camera or a halved photo looks the same."""
+    height, width = batch.shape[-2:]
+    small = F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True)
+    return F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)
+
+
+def inside_disc(
+    batch: torch.Tensor, radius: float, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """A normalised batch made black outside a centred circle of ``radius`` times half the
+    shorter side (soft edge): every image gets the same dermatoscope rim, so a rim or dark
+    corners of its own say nothing."""
+    height, width = batch.shape[-2:]
+    keep = torch.from_numpy(rim_weights(height, width, radius, RIM_SOFTNESS)).to(batch)
+    mean_t = torch.tensor(mean, dtype=batch.dtype, device=batch.device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, dtype=batch.dtype, device=batch.device).view(1, -1, 1, 1)
+    black = -mean_t / std_t
+    return batch * keep + black * (1 - keep)
+
+
+def d4_average(
+    feature_map: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor
+) -> torch.Tensor:
+    """The mean of ``feature_map`` over the 8 rotations and mirror images of a square batch,
+    each map turned back to the input's orientation. The result is the same (B, C, h, w) map
+    for all 8 views of an image, and GAP + linear on it is the mean of the 8 views' logits."""
+    if batch.shape[-1] != batch.shape[-2]:
+        raise ValueError(f"D4 symmetry needs square inputs, got {tuple(batch.shape[-2:])}")
+    views = []
+    for mirror in (False, True):
+        base = batch.flip(-1) if mirror else batch
+        views.extend(torch.rot90(base, turns, (-2, -1)) for turns in range(4))
+    maps = feature_map(torch.cat(views)).chunk(len(views))
+    restored = []
+    for index, view_map in enumerate(maps):
+        mirror, turns = divmod(index, 4)
+        back = torch.rot90(view_map, -turns, (-2, -1))
+        restored.append(back.flip(-1) if mirror else back)
+    return torch.stack(restored).mean(dim=0)
