@@ -50,7 +50,16 @@ def describe(path: str) -> dict:
     import yaml
 
     config = yaml.safe_load(config_file.read_text())
-    keys = ("augmentation", "colour_constancy_p", "mask_penalty", "freeze_blocks", "epochs")
+    keys = (
+        "init",
+        "augmentation",
+        "colour_constancy_p",
+        "canonical_resolution",
+        "rim_radius",
+        "mask_penalty",
+        "freeze_blocks",
+        "epochs",
+    )
     summary_file = folder / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
     return {
@@ -80,6 +89,7 @@ def main() -> None:
             "model": str(model_file or "shipped"),
             "version": model.config.version,
             **describe(where),
+            "symmetry": model.config.symmetry,
             "val_auroc": per_source,
             "val_worst_auroc": min(per_source.values()),
             "derm7pt_auroc": auroc(model, EXTERNAL, samples_by_spec),

@@ -193,12 +193,6 @@ def _forward(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> _Forw
         with torch.enable_grad():
             logits = model.head(features)
         return _ForwardPass(features, logits)
-    config = getattr(model, "config", None)
-    if getattr(config, "symmetry", "none") != "none":
-        raise ValueError(
-            f"this model averages 8 turned views of each image ({config.symmetry}); a named "
-            "layer would show one view's map: leave --layer out for the last feature map"
-        )
     module = find_layer(model, layer)
     with capture_layer(module) as captured, torch.enable_grad():
         logits = model(inputs)
@@ -209,6 +203,12 @@ def _forward(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> _Forw
         raise ValueError(
             f"layer {layer!r} outputs shape {tuple(activations.shape)}, not a spatial feature "
             "map (B, C, h, w); choose a convolutional layer such as backbone.blocks.5"
+        )
+    symmetry = getattr(getattr(model, "config", None), "symmetry", "none")
+    if symmetry != "none":
+        raise ValueError(
+            f"this model averages 8 turned views of each image ({symmetry}); a named layer "
+            "holds one map per view: leave --layer out to explain the last feature map"
         )
     return _ForwardPass(activations, logits)
 
