@@ -4,6 +4,7 @@ never used to choose). Threshold-free, so runs compare before any calibration.
 
 Run: .venv/bin/python benchmarks/levers.py NAME=RUN_DIR_OR_MODEL_FILE ...
 (a run folder's model.safetensors, or a model file; "shipped" = the shipped default model).
+--keep adds rows to the file's earlier ones instead of starting a new table.
 Prints a table and writes benchmarks/results/levers.json.
 """
 
@@ -69,14 +70,22 @@ def describe(path: str) -> dict:
     }
 
 
+def earlier_results(path: Path) -> dict:
+    """The rows an earlier run wrote to ``path`` (each row says which model it measured)."""
+    return json.loads(path.read_text())["results"] if path.is_file() else {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", nargs="+", help="NAME=RUN_DIR or NAME=MODEL_FILE or shipped")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "levers.json"))
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the rows of runs already in --out (CPU time)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     samples_by_spec: dict = {}
-    results = {}
+    results = earlier_results(Path(args.out)) if args.keep else {}
     for item in args.runs:
         name, _, where = item.partition("=")
         where = where or name

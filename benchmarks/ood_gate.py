@@ -43,8 +43,8 @@ DERMOSCOPIC = {
 def pil_scores(model, images: dict) -> dict[str, float]:
     batch = model.to_batch(list(images.values()))
     with torch.inference_mode():
-        pooled = model.features(batch).mean(dim=(2, 3))
-    return dict(zip(images, model.gate.score(pooled).tolist(), strict=True))
+        gate_input = model.features_and_gate_input(batch)[1]
+    return dict(zip(images, model.gate.score(gate_input).tolist(), strict=True))
 
 
 def main() -> None:

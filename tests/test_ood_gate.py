@@ -65,12 +65,42 @@ def test_shipped_gate_refuses_what_is_far_and_keeps_lesions(
     """Scans of text, screenshots, noise and textures lie far beyond the limit; real lesions
     within it. (Some photographs pass: benchmarks/ood_gate.py measures how many.)"""
     gate = default_model.gate
-    assert gate is not None and default_model.config.ood_gate["components"] == 256
+    assert gate is not None and default_model.config.ood_gate["block"] == default_model.gate_block
     far = {**natural_images(), **synthetic_images()}
-    far = {k: far[k] for k in ("page", "text", "gravel", "text-screenshot-1", "ui-screenshot")}
+    names = ("page", "text", "gravel", "text-screenshot-1", "ui-screenshot", "astronaut", "cat")
+    far = {k: far[k] for k in names}
     _, accepted = default_model.predict_with_gate(default_model.to_batch(list(far.values())))
     assert accepted is not None and not accepted.any(), far.keys()
     lesions = sorted((fanconic / "test" / "benign").glob("*.jpg"))[:12]
     lesions += sorted((ham_root / "images").glob("*.jpg"))[:12]
     _, accepted = default_model.predict_with_gate(default_model.to_batch(lesions))
     assert accepted.all()
+
+
+def test_a_gate_on_a_backbone_block_round_trips_and_loading_keeps_the_weights(
+    tmp_path: Path, fanconic: Path
+) -> None:
+    """The gate can read an earlier block's pooled output (what the shipped one does); loading
+    such a model measures that block's width without moving any BatchNorm statistic."""
+    model = SkinClassifier(pretrained=True).eval()
+    model.gate_block = 4
+    lesions = sorted((fanconic / "test" / "benign").glob("*.jpg"))[:4]
+    features, gate_input = model.features_and_gate_input(model.to_batch(lesions))
+    assert features.shape[1] == 1280 and gate_input.shape == (4, model.gate_input_size())
+    model.gate = FeatureGate.fit(gaussian_features(300, dim=gate_input.shape[1]), components=16)
+    model.gate.set_limit(gaussian_features(300, dim=gate_input.shape[1], seed=1))
+    model.config.ood_gate = {"fitted_on": ["test"], "block": 4}
+    path = save_model(model, tmp_path / "m")
+    loaded = load_model_file(path)
+    assert loaded.gate_block == 4
+    saved = model.state_dict()
+    assert all(torch.equal(saved[k], v) for k, v in loaded.state_dict().items())
+    torch.testing.assert_close(
+        loaded.features_and_gate_input(loaded.to_batch(lesions))[1], gate_input
+    )
+    config = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(
+        json.dumps({**config, "ood_gate": {**config["ood_gate"], "block": 40}})
+    )
+    with pytest.raises(ModelFileError, match="not a backbone block"):
+        load_model_file(path)

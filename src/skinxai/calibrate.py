@@ -23,7 +23,7 @@ from skinxai.metrics.calibration import (
 )
 from skinxai.model import SkinClassifier
 from skinxai.model_config import ModelConfig
-from skinxai.ood_gate import DEFAULT_QUANTILE, FeatureGate
+from skinxai.ood_gate import DEFAULT_GATE_BLOCK, DEFAULT_QUANTILE, FeatureGate
 
 
 def _usable(raw: RawPredictions, what: str) -> RawPredictions:
@@ -50,7 +50,7 @@ def fit_gate(
     limit_pool = np.concatenate([validation_pooled, pooled[held_out]])
     gate.set_limit(limit_pool)
     report = {
-        "method": "probabilistic-PCA distance of pooled last features",
+        "method": "probabilistic-PCA distance of pooled backbone features",
         "components": int(gate.components.shape[0]),
         "fitted_on": list(train_specs),
         "n_fitted": int((~held_out).sum()),
@@ -72,11 +72,17 @@ def calibrated_config(
     gate_val_specs: Sequence[str] = (),
     gate_limit: int = 3000,
     batch_size: int = 64,
+    gate_block: int | None = DEFAULT_GATE_BLOCK,
 ) -> tuple[ModelConfig, FeatureGate | None]:
     """A copy of the model's config with temperature, threshold, operating point, uncertain
     band and a calibration report, all fitted on ``val_specs``; and, when
     ``gate_train_specs`` are given, a new "not dermoscopic" gate (else the model's own) whose
-    limit also sees the validation sets ``gate_val_specs``."""
+    limit also sees the validation sets ``gate_val_specs`` and which reads backbone block
+    ``gate_block`` (None: the last feature map)."""
+    if gate_train_specs:
+        if gate_block is not None and not 0 <= gate_block < len(model.backbone.blocks):
+            raise ValueError(f"gate block must lie in 0..{len(model.backbone.blocks) - 1}")
+        model.gate_block = gate_block
     samples = resolve_specs(list(val_specs))
     raw = _usable(predict_logits(model, samples, batch_size), "validation")
     logits = raw.logits
@@ -88,6 +94,7 @@ def calibrated_config(
             more = _usable(predict_logits(model, resolve_specs(extra), batch_size), "validation")
             pooled = np.concatenate([pooled, more.pooled])
         gate, gate_report = fit_gate(model, gate_train_specs, pooled, gate_limit, batch_size)
+        gate_report["block"] = gate_block
         gate_report["limit_fitted_on"] = [*val_specs, *extra]
     labels = np.array([s.label for s in samples])
     if len(np.unique(labels)) != 2:

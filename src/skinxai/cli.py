@@ -601,6 +601,10 @@ def calibrate(
     gate_limit: Annotated[
         int, typer.Option(min=100, help="Training images (stratified subset) for the gate.")
     ] = 3000,
+    gate_block: Annotated[
+        int,
+        typer.Option(min=-1, help="Backbone block the gate reads (-1: the last feature map)."),
+    ] = 4,
 ) -> None:
     """Fit temperature, threshold and "uncertain" band on validation data; write the model."""
     from skinxai.calibrate import calibrated_config
@@ -627,6 +631,7 @@ def calibrate(
             gate_train or (),
             gate_val or (),
             gate_limit,
+            gate_block=None if gate_block == -1 else gate_block,
         )
     except (FileNotFoundError, ValueError, ImageInputError) as exc:
         raise fail(str(exc)) from None

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import skinxai
-from skinxai.data.canonical import at_resolution, d4_average, inside_disc
+from skinxai.data.canonical import at_resolution, d4_restore_mean, d4_views, inside_disc
 from skinxai.data.colour import shades_of_gray_normalised
 from skinxai.io import ImageSource, load_image
 from skinxai.model_config import DEFAULT_BACKBONE, ModelConfig, ModelFileError
@@ -96,6 +96,7 @@ class SkinClassifier(nn.Module):
         self.dropout = nn.Dropout(self.config.dropout)
         self.classifier = nn.Linear(self.backbone.num_features, len(self.config.class_names))
         self.gate: FeatureGate | None = None  # "not a dermoscopic image", when fitted
+        self.gate_block: int | None = None  # the backbone block the gate reads (None: the last)
 
     def _load_imagenet_backbone(self) -> None:
         if self.config.backbone != DEFAULT_BACKBONE:
@@ -111,6 +112,12 @@ class SkinClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map A, shape (B, C, h, w), of the model's own canonical view of the
         input: colour constancy, resolution, rim and symmetry, as its config asks."""
+        return self.features_and_gate_input(x)[0]
+
+    def features_and_gate_input(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last feature map A (B, C, h, w) and, from the same pass, what the "not a
+        dermoscopic image" gate reads (B, D): the spatial mean of backbone block
+        ``gate_block``'s output, or of A when ``gate_block`` is None."""
         config = self.config
         if config.colour_constancy_p is not None:
             x = shades_of_gray_normalised(x, config.colour_constancy_p, config.mean, config.std)
@@ -118,9 +125,36 @@ class SkinClassifier(nn.Module):
             x = at_resolution(x, config.canonical_resolution)
         if config.rim_radius is not None:
             x = inside_disc(x, config.rim_radius, config.mean, config.std)
-        if config.symmetry == "d4":
-            return d4_average(self.backbone.forward_features, x)
-        return self.backbone.forward_features(x)
+        if config.symmetry != "d4":
+            return self._backbone_maps(x)
+        last, gate_input = self._backbone_maps(d4_views(x))
+        return d4_restore_mean(last), gate_input.view(8, len(x), -1).mean(dim=0)
+
+    def _backbone_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One view through the backbone: the last map and the gate's pooled input."""
+        if self.gate_block is None:
+            last = self.backbone.forward_features(x)
+            return last, last.mean(dim=(2, 3))
+        backbone = self.backbone
+        x = backbone.bn1(backbone.conv_stem(x))
+        tapped = x.mean(dim=(2, 3))
+        for index, block in enumerate(backbone.blocks):
+            x = block(x)
+            if index == self.gate_block:
+                tapped = x.mean(dim=(2, 3))
+        return backbone.bn2(backbone.conv_head(x)), tapped
+
+    def gate_input_size(self) -> int:
+        """D, the length of the gate's input vector for the current ``gate_block``."""
+        size = min(64, self.config.input_size)
+        was_training = self.training
+        self.eval()  # a probe in training mode would move the BatchNorm statistics
+        try:
+            with torch.no_grad():
+                probe = torch.zeros(1, 3, size, size, device=self.device)
+                return self._backbone_maps(probe)[1].shape[1]
+        finally:
+            self.train(was_training)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Logits from a feature map: global average pooling, dropout, linear layer."""
@@ -129,30 +163,32 @@ class SkinClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
-    def gate_accepts(self, features: torch.Tensor) -> torch.Tensor | None:
-        """(B,) bool from a last feature map (B, C, h, w): True where the image looks like the
-        training images; None when the model has no gate."""
+    def gate_accepts(self, gate_input: torch.Tensor) -> torch.Tensor | None:
+        """(B,) bool from the gate's inputs (B, D) (``features_and_gate_input``): True where the
+        image looks like the training images; None when the model has no gate."""
         if self.gate is None:
             return None
-        return self.gate.accepts(features.detach().mean(dim=(2, 3))).cpu()
+        return self.gate.accepts(gate_input.detach()).cpu()
 
     @torch.inference_mode()
-    def logits_and_features(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, 2) and the last feature map (B, C, h, w) of one forward pass in eval mode
-        (the module's mode is restored afterwards)."""
+    def logits_features_and_gate_input(
+        self, batch: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits (B, 2), the last feature map (B, C, h, w) and the gate's input (B, D) of one
+        forward pass in eval mode (the module's mode is restored afterwards)."""
         was_training = self.training
         self.eval()
         try:
-            features = self.features(batch.to(self.device))
-            return self.head(features), features
+            features, gate_input = self.features_and_gate_input(batch.to(self.device))
+            return self.head(features), features, gate_input
         finally:
             self.train(was_training)
 
     @torch.inference_mode()
     def predict_with_gate(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Calibrated probabilities (B, 2) and the gate's verdict (B,) from one forward pass."""
-        logits, features = self.logits_and_features(batch)
-        return self.config.probabilities(logits).cpu(), self.gate_accepts(features)
+        logits, _, gate_input = self.logits_features_and_gate_input(batch)
+        return self.config.probabilities(logits).cpu(), self.gate_accepts(gate_input)
 
     @property
     def device(self) -> torch.device:
@@ -182,7 +218,8 @@ class SkinClassifier(nn.Module):
     ) -> torch.Tensor:
         """Calibrated class probabilities (B, 2) (``config.probabilities``); column 1 is
         P(malignant)."""
-        return self.config.probabilities(self.logits_and_features(self.to_batch(images))[0]).cpu()
+        logits = self.logits_features_and_gate_input(self.to_batch(images))[0]
+        return self.config.probabilities(logits).cpu()
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -246,7 +283,10 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
         raise ModelFileError(f"weights in '{path}' do not fit {config.backbone}: {exc}") from exc
     if config.ood_gate is not None:
         gate_path = path.with_name(config.ood_gate["file"])
-        model.gate = FeatureGate.load(gate_path, model.backbone.num_features)
+        model.gate_block = config.ood_gate.get("block")
+        if model.gate_block is not None and model.gate_block >= len(model.backbone.blocks):
+            raise ModelFileError(f"ood_gate.block {model.gate_block} is not a backbone block")
+        model.gate = FeatureGate.load(gate_path, model.gate_input_size())
     return model.to(device).eval()
 
 

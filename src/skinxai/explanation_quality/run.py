@@ -201,7 +201,7 @@ def _pooled_features(model: SkinClassifier, dataset: MaskedImages, count: int = 
     for items in loader:
         good = [item[1] for item in items if len(item) == 3]
         if good:
-            _, features = model.logits_and_features(torch.stack(good))
+            _, features, _ = model.logits_features_and_gate_input(torch.stack(good))
             pooled.append(features.mean(dim=(2, 3)).cpu())
         if sum(len(p) for p in pooled) >= count:
             break
