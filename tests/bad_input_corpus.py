@@ -22,6 +22,8 @@ NOT_AN_IMAGE = (415, "not_an_image")
 CORRUPT = (422, "corrupt_image")
 TOO_SMALL = (422, "image_too_small")
 TOO_LARGE = (422, "image_too_large")
+# Decodable, but not a colour dermoscopic photo: the "not a dermoscopic image" gate refuses it.
+NOT_DERMOSCOPIC = (422, "not_dermoscopic")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,12 @@ def _float_tiff(bad_value: float) -> bytes:
     return _encode(Image.fromarray(pixels, "F"), "TIFF")
 
 
+def _grey_16bit(image: Image.Image) -> Image.Image:
+    """The image as a 16-bit greyscale picture (values spread over 0..65535)."""
+    grey = np.asarray(image.convert("L"), dtype=np.uint16) * 257
+    return Image.fromarray(grey)
+
+
 def _exif_oriented(orientation: int) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = orientation
@@ -137,8 +145,8 @@ def build_corpus() -> list[Case]:
         Case("truncated.jpg", jpeg[: len(jpeg) // 3], *CORRUPT),
         Case("truncated.png", png[: len(png) // 2], *CORRUPT),
         # libjpeg decodes damaged entropy data into damaged pixels without an error: a real
-        # image, garbled; it gets a diagnosis like any other photo.
-        Case("corrupt-middle.jpg", _corrupt_middle_jpeg(), *OK),
+        # image, garbled into stripes that no longer look like a lesion; the gate refuses it.
+        Case("corrupt-middle.jpg", _corrupt_middle_jpeg(), *NOT_DERMOSCOPIC),
         Case(
             "drawing.svg",
             b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
@@ -173,13 +181,15 @@ def build_corpus() -> list[Case]:
         Case(
             "grey-16bit.png",
             _encode(Image.fromarray(np.full((48, 64), 40_000, np.uint16)), "PNG"),
-            *OK,
+            *NOT_DERMOSCOPIC,  # decoded to 8-bit RGB, a flat grey field
         ),
-        Case("grey.png", _encode(lesion.convert("L"), "PNG"), *OK),
+        # the lesion without its colours, which the diagnosis depends on
+        Case("grey.png", _encode(lesion.convert("L"), "PNG"), *NOT_DERMOSCOPIC),
+        Case("grey-16bit-lesion.png", _encode(_grey_16bit(lesion), "PNG"), *NOT_DERMOSCOPIC),
         Case("cmyk.jpg", _encode(lesion.convert("CMYK"), "JPEG"), *OK),
         Case("rgba.png", _encode(lesion.convert("RGBA"), "PNG"), *OK),
         Case("palette.png", _encode(lesion.convert("P"), "PNG"), *OK),
-        Case("float.tiff", _float_tiff(0.5), *OK),
+        Case("float.tiff", _float_tiff(0.5), *NOT_DERMOSCOPIC),  # a grey ramp
         Case("float-nan.tiff", _float_tiff(float("nan")), *CORRUPT),
         Case("float-inf.tiff", _float_tiff(float("inf")), *CORRUPT),
     ]

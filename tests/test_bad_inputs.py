@@ -88,7 +88,9 @@ def test_evaluate_scores_the_good_images_and_lists_the_bad(
     from skinxai.data.paths import list_images
 
     listed = {p.name for p in list_images(data / "benign")}
-    bad = {case.name for case in cases if not case.usable and case.name in listed}
+    # evaluate scores every decodable image (the gate's refusals get their own report)
+    decodable = (None, "not_dermoscopic")
+    bad = {case.name for case in cases if case.code not in decodable and case.name in listed}
     assert {Path(f["file"]).name for f in metrics["failed_images"]} == bad
     assert metrics["n"] == len(listed) - len(bad) + 4
 
