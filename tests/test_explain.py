@@ -117,7 +117,11 @@ def test_gradient_methods_match_pytorch_grad_cam(
     reference = oracle_maps(
         default_model, getattr(pytorch_grad_cam, oracle_name), module, lesion_batch, target
     )
-    assert np.abs(ours.maps.numpy() - reference).max() <= 1e-3
+    # Both sides divide by the map's peak: where the class has almost no evidence (a peak of
+    # 1e-5 for "benign" on a clear melanoma) float32 rounding of ~2e-7 grows by 1 / peak.
+    peaks = ours.raw.flatten(1).abs().amax(dim=1).numpy()
+    tolerance = 1e-3 + 2e-7 / np.maximum(peaks, 1e-12)
+    assert (np.abs(ours.maps.numpy() - reference).reshape(len(peaks), -1).max(1) <= tolerance).all()
 
 
 @pytest.mark.parametrize("layer", [None, "backbone.blocks.5"])

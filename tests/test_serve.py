@@ -135,17 +135,32 @@ def test_bad_inputs_get_json_reasons(server: str, name, make, status, code) -> N
         assert "Traceback" not in response.text
 
 
+def _cmyk_lesion() -> Image.Image:
+    from skinxai.data.paths import shared_data_dir
+
+    photo = Image.open(shared_data_dir() / "ham10000" / "images" / "ISIC_0024313.jpg")
+    return photo.convert("CMYK")
+
+
 @pytest.mark.parametrize(
-    "image",
+    ("make", "status", "code"),
     [
-        Image.new("L", (64, 64), 90),
-        Image.fromarray(np.full((64, 64), 40000, dtype=np.uint16)),
-        Image.new("CMYK", (64, 64), (10, 200, 30, 0)),
+        (_cmyk_lesion, 200, None),
+        # decoded, then refused by the gate: a flat field is not a dermoscopic photo
+        (lambda: Image.new("L", (64, 64), 90), 422, "not_dermoscopic"),
+        (
+            lambda: Image.fromarray(np.full((64, 64), 40000, dtype=np.uint16)),
+            422,
+            "not_dermoscopic",
+        ),
+        (lambda: Image.new("CMYK", (64, 64), (10, 200, 30, 0)), 422, "not_dermoscopic"),
     ],
 )
-def test_unusual_but_valid_images_are_accepted(server: str, image: Image.Image) -> None:
+def test_unusual_but_valid_images_are_decoded(server: str, make, status, code) -> None:
+    image = make()
     fmt = "JPEG" if image.mode == "CMYK" else "PNG"
-    assert post(server, "/api/v1/predict", encode(image, fmt)).status_code == 200
+    response = post(server, "/api/v1/predict", encode(image, fmt))
+    assert response.status_code == status and response.json().get("error") == code
 
 
 def test_upload_limits_and_request_errors(server: str) -> None:
