@@ -28,7 +28,8 @@ from skinxai.evaluation import evaluate
 from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING_LIST = "list:configs/default_train.csv"
+# The shipped model's two training stages: v1 (fanconic + HAM10000), then isic2017 added.
+TRAINING_LISTS = ["list:configs/default_train.csv", "list:configs/clinics_train.csv"]
 FANCONIC = ["fanconic:train", "fanconic:test"]
 SETS = {
     "fanconic:test": [],
@@ -39,7 +40,7 @@ SETS = {
     "isic2017:val": [],
 }
 SUBSETS = {
-    "fanconic:test minus near-duplicates of the training list": ("fanconic:test", [TRAINING_LIST]),
+    "fanconic:test minus near-duplicates of the training lists": ("fanconic:test", TRAINING_LISTS),
     "fanconic:test minus near-duplicates of fanconic:train": ("fanconic:test", ["fanconic:train"]),
     "isic2017:test minus its fanconic photos": ("isic2017:test", FANCONIC),
 }
