@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from skinxai.data.acquisition import dark_vignette, half_resolution
-from skinxai.data.canonical import at_resolution, d4_average, inside_disc
+from skinxai.data.canonical import at_resolution, inside_disc
 from skinxai.data.specs import resolve_spec
 from skinxai.explain import explain
 from skinxai.model import ModelConfig, ModelFileError, SkinClassifier, load_model_file, save_model
@@ -80,11 +80,11 @@ def test_d4_answers_the_same_for_every_turn_and_mirror(d4_model, photos) -> None
 def test_d4_feature_maps_turn_with_the_image(d4_model, photos) -> None:
     batch = _batch(d4_model, photos[:1])
     with torch.no_grad():
-        upright = d4_average(d4_model.backbone.forward_features, batch)
-        turned = d4_average(d4_model.backbone.forward_features, torch.rot90(batch, 1, (-2, -1)))
+        upright = d4_model.features(batch)
+        turned = d4_model.features(torch.rot90(batch, 1, (-2, -1)))
     torch.testing.assert_close(turned, torch.rot90(upright, 1, (-2, -1)), atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="square"):
-        d4_average(d4_model.backbone.forward_features, batch[..., :100])
+        d4_model.features(batch[..., :100])
 
 
 def test_cam_stays_exact_on_the_canonical_view(d4_model, photos) -> None:

@@ -83,7 +83,7 @@ def test_a_gate_on_a_backbone_block_round_trips_and_loading_keeps_the_weights(
     """The gate can read an earlier block's pooled output (what the shipped one does); loading
     such a model measures that block's width without moving any BatchNorm statistic."""
     model = SkinClassifier(pretrained=True).eval()
-    model.gate_block = 4
+    model.read_gate_from(4)
     lesions = sorted((fanconic / "test" / "benign").glob("*.jpg"))[:4]
     features, gate_input = model.features_and_gate_input(model.to_batch(lesions))
     assert features.shape[1] == 1280 and gate_input.shape == (4, model.gate_input_size())

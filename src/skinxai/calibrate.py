@@ -80,9 +80,7 @@ def calibrated_config(
     limit also sees the validation sets ``gate_val_specs`` and which reads backbone block
     ``gate_block`` (None: the last feature map)."""
     if gate_train_specs:
-        if gate_block is not None and not 0 <= gate_block < len(model.backbone.blocks):
-            raise ValueError(f"gate block must lie in 0..{len(model.backbone.blocks) - 1}")
-        model.gate_block = gate_block
+        model.read_gate_from(gate_block)
     samples = resolve_specs(list(val_specs))
     raw = _usable(predict_logits(model, samples, batch_size), "validation")
     logits = raw.logits

@@ -144,6 +144,14 @@ class SkinClassifier(nn.Module):
                 tapped = x.mean(dim=(2, 3))
         return backbone.bn2(backbone.conv_head(x)), tapped
 
+    def read_gate_from(self, block: int | None) -> None:
+        """Make the gate read backbone block ``block`` (None: the last feature map)."""
+        if block is not None and not 0 <= block < len(self.backbone.blocks):
+            raise ModelFileError(
+                f"gate block {block} is not a backbone block (0..{len(self.backbone.blocks) - 1})"
+            )
+        self.gate_block = block
+
     def gate_input_size(self) -> int:
         """D, the length of the gate's input vector for the current ``gate_block``."""
         size = min(64, self.config.input_size)
@@ -283,9 +291,7 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
         raise ModelFileError(f"weights in '{path}' do not fit {config.backbone}: {exc}") from exc
     if config.ood_gate is not None:
         gate_path = path.with_name(config.ood_gate["file"])
-        model.gate_block = config.ood_gate.get("block")
-        if model.gate_block is not None and model.gate_block >= len(model.backbone.blocks):
-            raise ModelFileError(f"ood_gate.block {model.gate_block} is not a backbone block")
+        model.read_gate_from(config.ood_gate.get("block"))
         model.gate = FeatureGate.load(gate_path, model.gate_input_size())
     return model.to(device).eval()
 

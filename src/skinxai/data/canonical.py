@@ -8,7 +8,7 @@ training, inference and every explainer, and they are differentiable for gradien
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,12 +61,3 @@ def d4_restore_mean(maps: torch.Tensor) -> torch.Tensor:
         back = torch.rot90(view_map, -turns, (-2, -1))
         restored.append(back.flip(-1) if mirror else back)
     return torch.stack(restored).mean(dim=0)
-
-
-def d4_average(
-    feature_map: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor
-) -> torch.Tensor:
-    """The mean of ``feature_map`` over the 8 rotations and mirror images of a square batch,
-    each map turned back to the input's orientation. The result is the same (B, C, h, w) map
-    for all 8 views of an image, and GAP + linear on it is the mean of the 8 views' logits."""
-    return d4_restore_mean(feature_map(d4_views(batch)))
