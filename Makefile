@@ -56,7 +56,7 @@ model: $(VENV)/.installed
 		--out configs/clinics_train.csv
 	$(BIN)/skinxai train --config configs/canonical.yaml
 	$(BIN)/skinxai calibrate --model runs/canonical/model.safetensors --val ham10000:val \
-		--operating-point sensitivity=0.90 --target-accuracy 0.95 \
+		--operating-point sensitivity=0.90 --goal-confidence 0.95 --target-accuracy 0.95 \
 		--gate-train list:configs/clinics_train.csv \
 		--gate-val isic2017:val --gate-val fanconic:train~ham10000:val \
 		--out runs/canonical/model.safetensors

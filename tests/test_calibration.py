@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
 from skinxai.metrics.calibration import (
     Band,
     brier_score,
+    calibrated_margin,
     coverage_and_accuracy,
     cross_validated_nll,
     expected_calibration_error,
+    fit_beta,
     fit_platt,
     fit_temperature,
     fit_uncertain_band,
@@ -21,6 +26,8 @@ from skinxai.metrics.calibration import (
     risk_coverage_curve,
     threshold_for_goal,
 )
+from skinxai.metrics.operating_point import confident_threshold
+from skinxai.model_config import ModelConfig, ModelFileError
 
 
 def calibrated_sample(n: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +120,97 @@ def test_platt_scaling_recovers_a_shifted_base_rate() -> None:
     assert expected_calibration_error(calibrated, labels) < 0.015
 
 
+def test_beta_calibration_recovers_sides_stretched_differently() -> None:
+    """Labels drawn from logit P = a ln p - b ln(1 - p) + c with a != b: beta scaling finds
+    1/T = (a + b) / 2 and shape (a - b) / 2, predicts held-out halves better than Platt, and
+    the model config computes the same probabilities."""
+    rng = np.random.default_rng(1)
+    margin = rng.normal(0, 2.5, 20_000)
+    a, b, c = 2.0, 0.5, 0.3
+    true_logit = a * -np.logaddexp(0, -margin) - b * -np.logaddexp(0, margin) + c
+    labels = (rng.random(len(margin)) < 1 / (1 + np.exp(-true_logit))).astype(int)
+    logits = np.stack([np.zeros_like(margin), margin], axis=1)
+    temperature, bias, shape = fit_beta(logits, labels)
+    assert 1 / temperature == pytest.approx((a + b) / 2, rel=0.05)
+    assert shape == pytest.approx((a - b) / 2, abs=0.08)
+    assert bias == pytest.approx(c, abs=0.1)
+    assert calibrated_margin(margin, temperature, bias, shape) == pytest.approx(
+        true_logit, abs=0.25
+    )
+    assert cross_validated_nll(logits, labels, "beta (Kull et al., 2017)") < (
+        cross_validated_nll(logits, labels, "temperature and bias (Platt)") - 0.005
+    )
+    config = ModelConfig(temperature=temperature, bias=bias, beta_shape=shape)
+    from_config = config.probabilities(torch.from_numpy(logits[:50]))[:, 1].double().numpy()
+    assert from_config == pytest.approx(
+        p_malignant(logits[:50], temperature, bias, shape), abs=1e-6
+    )
+    # Shape 0 is Platt scaling: softmax(logits / T + [0, bias]).
+    platt = ModelConfig(temperature=0.7, bias=-1.2).probabilities(torch.from_numpy(logits[:50]))
+    expected = torch.softmax(
+        torch.from_numpy(logits[:50]).float() / 0.7 + torch.tensor([0, -1.2]), 1
+    )
+    assert torch.allclose(platt, expected, atol=1e-6)
+
+
+def test_a_beta_shape_that_would_reverse_the_ranking_is_refused() -> None:
+    ModelConfig(temperature=0.5, beta_shape=1.99).validate()
+    with pytest.raises(ModelFileError, match="beta_shape"):
+        ModelConfig(temperature=0.5, beta_shape=2.5).validate()
+
+
+def test_confident_threshold_leaves_a_margin_that_holds_on_new_lesions() -> None:
+    """A threshold fitted on 150 malignant lesions for sensitivity >= 0.90 reaches it on new
+    lesions about half the time; at the 95% bootstrap bound nearly always. Counting three
+    photographs of one lesion as three draws would claim more certainty than there is."""
+    rng = np.random.default_rng(0)
+
+    def lesions(n_malignant: int, n_benign: int) -> tuple[np.ndarray, np.ndarray]:
+        p = np.concatenate([rng.beta(5, 2, n_malignant), rng.beta(2, 5, n_benign)])
+        return p, np.r_[np.ones(n_malignant, int), np.zeros(n_benign, int)]
+
+    point_met, confident_met = [], []
+    for _ in range(40):
+        p, labels = lesions(150, 600)
+        new_p, new_labels = lesions(5000, 100)
+        point = threshold_for_goal(p, labels, "sensitivity", 0.90)
+        confident = confident_threshold(p, labels, "sensitivity", 0.90, replicates=500)
+        assert confident <= point
+        point_met.append(rates_at(new_p, new_labels, point)["sensitivity"] >= 0.90)
+        confident_met.append(rates_at(new_p, new_labels, confident)["sensitivity"] >= 0.90)
+    assert 0.2 < np.mean(point_met) < 0.8
+    assert np.mean(confident_met) >= 0.9
+    # The same images, each photographed three times: by lesion the bound is as before; taken
+    # as 3x as many independent images it is narrower, i.e. the threshold higher.
+    tripled_p, tripled_labels = np.repeat(p, 3), np.repeat(labels, 3)
+    by_lesion = confident_threshold(
+        tripled_p, tripled_labels, "sensitivity", 0.9, groups=np.repeat(np.arange(750), 3)
+    )
+    by_image = confident_threshold(tripled_p, tripled_labels, "sensitivity", 0.9)
+    assert by_lesion == pytest.approx(confident_threshold(p, labels, "sensitivity", 0.9), abs=0.02)
+    assert by_image > by_lesion
+    # A specificity goal: the lowest threshold whose bound clears 90% of benign lesions.
+    spec = confident_threshold(p, labels, "specificity", 0.90)
+    assert spec >= threshold_for_goal(p, labels, "specificity", 0.90)
+    with pytest.raises(ValueError, match="confidence"):
+        confident_threshold(p, labels, "sensitivity", 0.9, confidence=0.2)
+
+
+def test_lesion_groups_join_the_photographs_of_one_lesion(ham_root) -> None:
+    from skinxai.data.ham10000 import read_ham_records
+    from skinxai.data.specs import lesion_groups
+
+    records = read_ham_records(ham_root)
+    by_lesion: dict[str, list] = {}
+    for record in records:
+        by_lesion.setdefault(record.lesion_id, []).append(record.image_path)
+    pair = next(paths for paths in by_lesion.values() if len(paths) > 1)[:2]
+    other = Path("elsewhere/x.jpg")
+    groups = lesion_groups([*pair, records[0].image_path, other])
+    assert groups[0] == groups[1] == next(k for k, v in by_lesion.items() if pair[0] in v)
+    assert groups[3] == f"image:{other}"
+
+
 def test_calibrate_command_writes_a_calibrated_model(tmp_path, fanconic) -> None:
     """On a small validation folder (fanconic test images stand in; the command itself only
     refuses the names of test splits): the config gains scaling, operating point and band,
@@ -154,7 +252,10 @@ def test_calibrate_command_writes_a_calibrated_model(tmp_path, fanconic) -> None
     assert set(config["calibration"]["two_fold_nll_by_method"]) == {
         "temperature",
         "temperature and bias (Platt)",
+        "beta (Kull et al., 2017)",
     }
+    assert config["operating_point"]["confidence"] == 0.95
+    assert config["operating_point"]["n_lesions"] == 40  # not HAM10000: each image alone
     assert load_model_file(out).gate is not None  # the shipped gate is kept
     for bad in (["--val", "ham10000:test"], ["--val", str(folder), "--gate-val", "derm7pt"]):
         refused = runner.invoke(app, ["calibrate", *bad, "--out", str(out)])

@@ -1,6 +1,7 @@
-"""`skinxai calibrate`: fit, on validation data only, the probability scaling (temperature, or
-temperature and bias when that predicts held-out validation halves better), the operating
-threshold for a stated goal and the "uncertain" band, and record them in the model's config."""
+"""`skinxai calibrate`: fit, on validation data only, the probability scaling (temperature,
+Platt or beta: whichever predicts held-out validation halves best), the operating threshold
+for a stated goal (with confidence over lesions) and the "uncertain" band, and record them in
+the model's config."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skinxai.data.specs import resolve_specs, stratified_subset
+from skinxai.data.specs import lesion_groups, resolve_specs, stratified_subset
 from skinxai.evaluation.report import RawPredictions, predict_logits
 from skinxai.metrics.calibration import (
     SCALINGS,
@@ -21,9 +22,12 @@ from skinxai.metrics.calibration import (
     rates_at,
     threshold_for_goal,
 )
+from skinxai.metrics.operating_point import confident_threshold
 from skinxai.model import SkinClassifier
 from skinxai.model_config import ModelConfig
 from skinxai.ood_gate import DEFAULT_GATE_BLOCK, DEFAULT_QUANTILE, FeatureGate
+
+DEFAULT_GOAL_CONFIDENCE = 0.95
 
 
 def _usable(raw: RawPredictions, what: str) -> RawPredictions:
@@ -68,63 +72,98 @@ def calibrated_config(
     goal: str = "sensitivity",
     value: float = 0.90,
     target_accuracy: float = 0.95,
+    goal_confidence: float | None = DEFAULT_GOAL_CONFIDENCE,
     gate_train_specs: Sequence[str] = (),
     gate_val_specs: Sequence[str] = (),
     gate_limit: int = 3000,
     batch_size: int = 64,
     gate_block: int | None = DEFAULT_GATE_BLOCK,
 ) -> tuple[ModelConfig, FeatureGate | None]:
-    """A copy of the model's config with temperature, threshold, operating point, uncertain
-    band and a calibration report, all fitted on ``val_specs``; and, when
+    """A copy of the model's config with probability scaling, threshold, operating point,
+    uncertain band and a calibration report, all fitted on ``val_specs``; and, when
     ``gate_train_specs`` are given, a new "not dermoscopic" gate (else the model's own) whose
     limit also sees the validation sets ``gate_val_specs`` and which reads backbone block
-    ``gate_block`` (None: the last feature map)."""
+    ``gate_block`` (None: the last feature map). The threshold reaches ``goal`` >= ``value``
+    at the ``goal_confidence`` lower bound of a bootstrap over lesions (None: on the
+    validation images themselves)."""
     if gate_train_specs:
         model.read_gate_from(gate_block)
     samples = resolve_specs(list(val_specs))
     raw = _usable(predict_logits(model, samples, batch_size), "validation")
-    logits = raw.logits
     gate, gate_report = model.gate, model.config.ood_gate
     if gate_train_specs:
-        extra = [s for s in gate_val_specs if s not in val_specs]
-        pooled = raw.pooled
-        if extra:
-            more = _usable(predict_logits(model, resolve_specs(extra), batch_size), "validation")
-            pooled = np.concatenate([pooled, more.pooled])
-        gate, gate_report = fit_gate(model, gate_train_specs, pooled, gate_limit, batch_size)
+        gate, gate_report = _refit_gate(
+            model, raw.pooled, val_specs, gate_train_specs, gate_val_specs, gate_limit, batch_size
+        )
         gate_report["block"] = gate_block
-        gate_report["limit_fitted_on"] = [*val_specs, *extra]
     labels = np.array([s.label for s in samples])
     if len(np.unique(labels)) != 2:
         raise ValueError("the validation data must hold benign and malignant images")
-    compared = {name: cross_validated_nll(logits, labels, name) for name in SCALINGS}
-    chosen = min(compared, key=compared.get)
-    temperature, bias = SCALINGS[chosen](logits, labels)
-    before, p = p_malignant(logits), p_malignant(logits, temperature, bias)
-    threshold = threshold_for_goal(p, labels, goal, value)
+    scaling, report = _fit_scaling(raw.logits, labels)
+    p = p_malignant(raw.logits, *scaling)
+    groups = lesion_groups([s.path for s in samples])
+    if goal_confidence is None:
+        threshold = threshold_for_goal(p, labels, goal, value)
+    else:
+        threshold = confident_threshold(p, labels, goal, value, goal_confidence, groups)
     band = fit_uncertain_band(p, labels, threshold, target_accuracy)
     config = dataclasses.replace(
         model.config,
         ood_gate=gate_report,
-        temperature=temperature,
-        bias=bias,
+        temperature=scaling[0],
+        bias=scaling[1],
+        beta_shape=scaling[2],
         threshold=threshold,
         operating_point={
             "goal": goal,
             "value": value,
+            "confidence": goal_confidence,
+            "resampled_by": "lesion (HAM10000 lesion_id; other images alone)",
+            "n_lesions": len(set(groups)),
             "fitted_on": list(val_specs),
             **rates_at(p, labels, threshold),
         },
         uncertain_band=(band.low, band.high),
         calibration={
-            "method": chosen,
-            "two_fold_nll_by_method": compared,
+            **report,
             "fitted_on": list(val_specs),
             "n": len(labels),
             "target_accuracy_of_confident_answers": target_accuracy,
-            "before": calibration_quality(before, labels),
             "after": calibration_quality(p, labels),
             **coverage_and_accuracy(p, labels, band),
         },
     )
     return config, gate
+
+
+def _refit_gate(
+    model: SkinClassifier,
+    val_pooled: np.ndarray,
+    val_specs: Sequence[str],
+    gate_train_specs: Sequence[str],
+    gate_val_specs: Sequence[str],
+    gate_limit: int,
+    batch_size: int,
+) -> tuple[FeatureGate, dict]:
+    """:func:`fit_gate` with its limit set on the validation images and ``gate_val_specs``."""
+    extra = [s for s in gate_val_specs if s not in val_specs]
+    pooled = val_pooled
+    if extra:
+        more = _usable(predict_logits(model, resolve_specs(extra), batch_size), "validation")
+        pooled = np.concatenate([pooled, more.pooled])
+    gate, report = fit_gate(model, gate_train_specs, pooled, gate_limit, batch_size)
+    report["limit_fitted_on"] = [*val_specs, *extra]
+    return gate, report
+
+
+def _fit_scaling(logits: np.ndarray, labels: np.ndarray) -> tuple[tuple[float, float, float], dict]:
+    """The scaling (temperature, bias, beta shape) whose fit on one half of the validation
+    images best predicts the other half (NLL), refitted on all; and the comparison."""
+    compared = {name: cross_validated_nll(logits, labels, name) for name in SCALINGS}
+    chosen = min(compared, key=compared.get)
+    report = {
+        "method": chosen,
+        "two_fold_nll_by_method": compared,
+        "before": calibration_quality(p_malignant(logits), labels),
+    }
+    return SCALINGS[chosen](logits, labels), report

@@ -583,6 +583,15 @@ def calibrate(
         str,
         typer.Option(help="The threshold's goal on validation: sensitivity=X or specificity=X."),
     ] = "sensitivity=0.90",
+    goal_confidence: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.999,
+            help="Confidence that the goal holds beyond these images: the threshold meets it at "
+            "this lower bound of a bootstrap over lesions (0: on the validation images alone).",
+        ),
+    ] = 0.95,
     target_accuracy: Annotated[
         float,
         typer.Option(min=0.5, max=1.0, help="Accuracy the confident answers must reach."),
@@ -606,7 +615,8 @@ def calibrate(
         typer.Option(min=-1, help="Backbone block the gate reads (-1: the last feature map)."),
     ] = 4,
 ) -> None:
-    """Fit temperature, threshold and "uncertain" band on validation data; write the model."""
+    """Fit probability scaling, threshold and "uncertain" band on validation data; write the
+    model."""
     from skinxai.calibrate import calibrated_config
     from skinxai.io import ImageInputError
     from skinxai.metrics.calibration import parse_operating_point
@@ -628,9 +638,10 @@ def calibrate(
             goal,
             value,
             target_accuracy,
-            gate_train or (),
-            gate_val or (),
-            gate_limit,
+            goal_confidence=goal_confidence or None,
+            gate_train_specs=gate_train or (),
+            gate_val_specs=gate_val or (),
+            gate_limit=gate_limit,
             gate_block=None if gate_block == -1 else gate_block,
         )
     except (FileNotFoundError, ValueError, ImageInputError) as exc:
@@ -638,6 +649,14 @@ def calibrate(
     written = save_model(classifier, out)
     console.print(_calibration_table(classifier.config, val_sets))
     console.print(f"wrote {written} and {written.with_suffix('.json')}")
+
+
+def _goal_text(point: dict) -> str:
+    """``sensitivity >= 0.9 with 95% confidence over lesions`` (or without the confidence)."""
+    text = f"{point['goal']} >= {point['value']:g}"
+    if point.get("confidence"):
+        text += f" with {point['confidence']:.0%} confidence over lesions"
+    return text
 
 
 def _calibration_table(config, val_sets: list[str]) -> Table:
@@ -649,8 +668,11 @@ def _calibration_table(config, val_sets: list[str]) -> Table:
     low, high = config.uncertain_band
     rows = [
         ("scaling", report["method"]),
-        ("temperature / bias", f"{config.temperature:.3f} / {config.bias:+.3f}"),
-        (f"threshold ({point['goal']} >= {point['value']:g})", f"{config.threshold:.4f}"),
+        (
+            "temperature / bias / beta shape",
+            f"{config.temperature:.3f} / {config.bias:+.3f} / {config.beta_shape:+.3f}",
+        ),
+        (f"threshold ({_goal_text(point)})", f"{config.threshold:.4f}"),
         (
             "sensitivity / specificity there",
             f"{point['sensitivity']:.3f} / {point['specificity']:.3f}",

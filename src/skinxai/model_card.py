@@ -57,15 +57,16 @@ def calibration_lines(model: dict) -> list[str]:
         "## Calibration, operating point and the uncertain band (`skinxai calibrate`)",
         "",
         f"- Fitted on {fitted} ({report['n']} images), never on a test set: P(malignant) ="
-        f" sigmoid((z1 - z0) / {model['temperature']:.4f} + ({model['bias']:.4f})), "
-        f'method "{report["method"]}" (held-out-half NLL on validation: {compared}).',
+        f" sigmoid(m / {model['temperature']:.4f} + ({model['bias']:.4f})"
+        f" + ({model.get('beta_shape', 0.0):.4f}) ln(p (1 - p))), m = z1 - z0, p = sigmoid(m);"
+        f' method "{report["method"]}" (held-out-half NLL on validation: {compared}).',
         f"- ECE (15 bins) on validation {report['before']['ece_15_bins']:.4f} -> "
         f"{report['after']['ece_15_bins']:.4f}; Brier {report['before']['brier']:.4f} -> "
         f"{report['after']['brier']:.4f}; NLL {report['before']['nll']:.4f} -> "
         f"{report['after']['nll']:.4f}.",
         f"- Threshold {model['threshold']:.4f}, chosen for {point['goal']} >= {point['value']}"
-        f" on validation (reached there: sensitivity {point['sensitivity']:.3f}, specificity "
-        f"{point['specificity']:.3f}).",
+        f"{_confidence_text(point)} on validation (reached there: sensitivity "
+        f"{point['sensitivity']:.3f}, specificity {point['specificity']:.3f}).",
         f"- Uncertain band [{band[0]:.4f}, {band[1]:.4f}): the widest-coverage band whose "
         f"confident answers reach accuracy {report['target_accuracy_of_confident_answers']} on"
         f" validation (coverage {report['coverage']:.3f}, accuracy "
@@ -73,6 +74,15 @@ def calibration_lines(model: dict) -> list[str]:
         *_gate_lines(model.get("ood_gate")),
         "",
     ]
+
+
+def _confidence_text(point: dict) -> str:
+    if not point.get("confidence"):
+        return ""
+    return (
+        f" at the {point['confidence']:.0%} lower bound of a bootstrap over its "
+        f"{point['n_lesions']} lesions (several photographs of one lesion are one draw)"
+    )
 
 
 def _gate_lines(gate: dict | None) -> list[str]:

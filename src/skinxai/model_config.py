@@ -45,8 +45,12 @@ class ModelConfig:
     symmetry: str = "none"
     version: str = "imagenet-backbone-untrained-head"
     trained: bool = False
+    # Calibration of the margin m = z1 - z0 (``metrics.calibration.calibrated_margin``):
+    # logit P(malignant) = m / T + bias + beta_shape * ln(p (1 - p)), p = sigmoid(m).
+    # beta_shape 0 is Platt scaling; otherwise beta calibration (Kull et al., 2017).
     temperature: float = 1.0
-    bias: float = 0.0  # added to the malignant logit after the temperature (Platt scaling)
+    bias: float = 0.0
+    beta_shape: float = 0.0
     threshold: float = 0.5
     # Written by `skinxai calibrate` from validation data: what the threshold was chosen for,
     # the band of P(malignant) answered "uncertain" ([low, high)), and the calibration report.
@@ -59,11 +63,12 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """Calibrated class probabilities from logits (B, 2): softmax(logits / T + [0, bias]),
-        i.e. P(malignant) = sigmoid((z1 - z0) / T + bias)."""
-        scaled = logits.float() / self.temperature
-        offset = torch.tensor([0.0, self.bias], dtype=scaled.dtype, device=scaled.device)
-        return torch.softmax(scaled + offset, dim=1)
+        """Calibrated class probabilities (B, 2) from logits (B, 2): [1 - P, P] with
+        P(malignant) the sigmoid of the calibrated margin (see the fields above)."""
+        margin = (logits[:, 1] - logits[:, 0]).float()
+        spread = -(torch.nn.functional.softplus(margin) + torch.nn.functional.softplus(-margin))
+        calibrated = margin / self.temperature + self.bias + self.beta_shape * spread
+        return torch.stack([torch.sigmoid(-calibrated), torch.sigmoid(calibrated)], dim=1)
 
     def label(self, p_malignant: float) -> str:
         """The class at the threshold: malignant when P(malignant) >= threshold."""
@@ -114,6 +119,8 @@ class ModelConfig:
         self._validate_canonical_views()
         _check_number("temperature", self.temperature, 1e-3, 1e3)
         _check_number("bias", self.bias, -50.0, 50.0)
+        limit = 1.0 / self.temperature + 1e-9  # |beta_shape| <= 1/T: P rises with the margin
+        _check_number("beta_shape", self.beta_shape, -limit, limit)
         _check_number("threshold", self.threshold, 0.0, 1.0)
         for name in ("version", "skinxai_version"):
             value = getattr(self, name)

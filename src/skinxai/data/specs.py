@@ -71,6 +71,17 @@ def ham_split_records(split: str) -> list[HamRecord]:
     return records
 
 
+def lesion_groups(paths: Sequence[Path]) -> list[str]:
+    """The lesion each image shows, for resampling by lesion: a HAM10000 image's
+    ``lesion_id`` (several photographs of one lesion are one group), any other image alone."""
+    try:
+        records = read_ham_records(shared_data_dir() / "ham10000")
+    except FileNotFoundError:  # no shared data here: every image is its own lesion
+        records = []
+    lesion_of = {r.image_path.resolve(): r.lesion_id for r in records}
+    return [lesion_of.get(Path(path).resolve(), f"image:{path}") for path in paths]
+
+
 def resolve_paths(spec: str) -> list[Path]:
     """Image paths a spec names; a plain folder need not be folder-per-class here."""
     path = Path(spec)

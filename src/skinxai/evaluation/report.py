@@ -147,7 +147,7 @@ def _report_markdown(
         "",
         f"Model `{model.config.version}` ({model.config.backbone}, {model.config.input_size} px,"
         f" threshold {metrics['threshold']:.3f}, temperature {model.config.temperature:.3f},"
-        f" bias {model.config.bias:.3f}).",
+        f" bias {model.config.bias:.3f}, beta shape {model.config.beta_shape:.3f}).",
         "",
         f"{metrics['n']} images ({metrics['n_benign']} benign, "
         f"{metrics['n_malignant']} malignant).",

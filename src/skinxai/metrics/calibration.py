@@ -1,6 +1,7 @@
-"""How much a probability can be trusted: temperature scaling, calibration error, Brier score,
-negative log-likelihood, an operating threshold for a stated goal, an "uncertain" band, and the
-risk-coverage trade-off. Small pure functions on arrays; fitted on validation data only."""
+"""How much a probability can be trusted: temperature, Platt and beta scaling, calibration
+error, Brier score, negative log-likelihood, an operating threshold for a stated goal, an
+"uncertain" band, and the risk-coverage trade-off. Small pure functions on arrays; fitted on
+validation data only."""
 
 from __future__ import annotations
 
@@ -13,27 +14,36 @@ EPSILON = 1e-12
 
 
 def _fit_margin_scaling(
-    logits: np.ndarray, labels: np.ndarray, with_bias: bool
-) -> tuple[float, float]:
-    """(T, b) minimising the NLL of P(malignant) = sigmoid((z1 - z0) / T + b)."""
+    logits: np.ndarray, labels: np.ndarray, with_bias: bool, with_shape: bool = False
+) -> tuple[float, float, float]:
+    """(T, b, s) minimising the NLL of :func:`p_malignant`; s = tanh(u) / T keeps the map
+    monotone (both beta-calibration slopes 1/T +- s stay >= 0)."""
     z = np.asarray(logits, dtype=np.float64)
     margin = torch.as_tensor(z[:, 1] - z[:, 0])
+    spread = _log_p_times_one_minus_p(margin)
     target = torch.as_tensor(np.asarray(labels), dtype=torch.float64)
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     bias = torch.zeros((), dtype=torch.float64, requires_grad=with_bias)
-    parameters = [log_t, bias] if with_bias else [log_t]
+    shape = torch.zeros((), dtype=torch.float64, requires_grad=with_shape)
+    parameters = [log_t] + [bias] * with_bias + [shape] * with_shape
     optimiser = torch.optim.LBFGS(parameters, lr=0.1, max_iter=500, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            margin / log_t.exp() + bias, target
-        )
+        inverse_t = (-log_t).exp()
+        calibrated = margin * inverse_t + bias + torch.tanh(shape) * inverse_t * spread
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(calibrated, target)
         loss.backward()
         return loss
 
     optimiser.step(closure)
-    return float(log_t.detach().exp()), float(bias.detach())
+    temperature = float(log_t.detach().exp())
+    return temperature, float(bias.detach()), float(torch.tanh(shape.detach())) / temperature
+
+
+def _log_p_times_one_minus_p(margin: torch.Tensor) -> torch.Tensor:
+    """ln(p (1 - p)) for p = sigmoid(margin), without overflow."""
+    return -(torch.nn.functional.softplus(margin) + torch.nn.functional.softplus(-margin))
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -44,18 +54,39 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """Temperature and bias (Platt scaling of the logit margin): also corrects a shift of the
     base rate, e.g. from class-weighted training, which a temperature alone cannot."""
-    return _fit_margin_scaling(logits, labels, with_bias=True)
+    return _fit_margin_scaling(logits, labels, with_bias=True)[:2]
 
 
-def p_malignant(logits: np.ndarray, temperature: float = 1.0, bias: float = 0.0) -> np.ndarray:
-    """sigmoid((z1 - z0) / T + bias) for (N, 2) logits: column 1 of the calibrated softmax."""
+def fit_beta(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    """Beta calibration (Kull, Silva Filho & Flach, 2017) of p = sigmoid(z1 - z0):
+    logit P = a ln p - b ln(1 - p) + c, written as temperature, bias and shape
+    (1/T = (a + b) / 2, s = (a - b) / 2): it can stretch the benign and malignant sides
+    differently, which temperature and bias cannot."""
+    return _fit_margin_scaling(logits, labels, with_bias=True, with_shape=True)
+
+
+def calibrated_margin(
+    margin: np.ndarray, temperature: float = 1.0, bias: float = 0.0, shape: float = 0.0
+) -> np.ndarray:
+    """logit P(malignant) = m / T + bias + shape * ln(p (1 - p)) with p = sigmoid(m)."""
+    m = np.asarray(margin, dtype=np.float64)
+    spread = -(np.logaddexp(0.0, m) + np.logaddexp(0.0, -m))
+    return m / temperature + bias + shape * spread
+
+
+def p_malignant(
+    logits: np.ndarray, temperature: float = 1.0, bias: float = 0.0, shape: float = 0.0
+) -> np.ndarray:
+    """Calibrated P(malignant) for (N, 2) logits: sigmoid of :func:`calibrated_margin` of
+    z1 - z0 (shape 0: sigmoid((z1 - z0) / T + bias), the temperature-scaled softmax)."""
     z = np.asarray(logits, dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-((z[:, 1] - z[:, 0]) / temperature + bias)))
+    return 1.0 / (1.0 + np.exp(-calibrated_margin(z[:, 1] - z[:, 0], temperature, bias, shape)))
 
 
 SCALINGS = {
-    "temperature": lambda z, y: (fit_temperature(z, y), 0.0),
-    "temperature and bias (Platt)": fit_platt,
+    "temperature": lambda z, y: (fit_temperature(z, y), 0.0, 0.0),
+    "temperature and bias (Platt)": lambda z, y: (*fit_platt(z, y), 0.0),
+    "beta (Kull et al., 2017)": fit_beta,
 }
 
 
@@ -67,8 +98,7 @@ def cross_validated_nll(
     halves = (order[::2], order[1::2])
     losses = []
     for fit_on, score_on in (halves, halves[::-1]):
-        temperature, bias = SCALINGS[scaling](logits[fit_on], labels[fit_on])
-        p = p_malignant(logits[score_on], temperature, bias)
+        p = p_malignant(logits[score_on], *SCALINGS[scaling](logits[fit_on], labels[fit_on]))
         losses.append(negative_log_likelihood(p, labels[score_on]))
     return float(np.mean(losses))
 

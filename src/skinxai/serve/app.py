@@ -80,6 +80,7 @@ def _model_summary(model: SkinClassifier, model_path: Path | None) -> dict:
         "threshold": config.threshold,
         "temperature": config.temperature,
         "bias": config.bias,
+        "beta_shape": config.beta_shape,
         "operating_point": config.operating_point,
         "uncertain_band": config.uncertain_band,
         "calibration": config.calibration,

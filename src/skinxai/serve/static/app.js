@@ -140,7 +140,10 @@ function group(heading, maps, idPrefix, withPhoto) {
 
 function thresholdText(result) {
   const point = modelInfo.operating_point;
-  const goal = point ? `, chosen for ${point.goal} ≥ ${point.value} on validation data` : "";
+  const confidence = point && point.confidence
+    ? ` with ${Math.round(point.confidence * 100)}% confidence over lesions` : "";
+  const goal = point
+    ? `, chosen for ${point.goal} ≥ ${point.value}${confidence} on validation data` : "";
   return `${result.threshold.toFixed(3)}${goal}`;
 }
 
