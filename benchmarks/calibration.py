@@ -5,7 +5,9 @@ For each set: ECE (15 bins), Brier and NLL of P(malignant); sensitivity and spec
 threshold (0.5 before, the shipped operating point after); and with the uncertain band, the
 share of images answered and the accuracy of those answers. The fitting sets are shown for
 reference; derm7pt is external (never used to fit or choose anything).
-Prints a table and writes benchmarks/results/calibration.json.
+Also, on the fitting set alone: how often a threshold fitted on half of its lesions meets the
+goal on the other half, fitted on the images alone or at the 95% bound over lesions.
+Prints two tables and writes benchmarks/results/calibration.json.
 Run: .venv/bin/python benchmarks/calibration.py
 """
 
@@ -22,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 import skinxai
-from skinxai.data.specs import resolve_spec
+from skinxai.data.specs import lesion_groups, resolve_spec
 from skinxai.evaluation.report import calibrated_p_malignant, predict_logits
 from skinxai.metrics.calibration import (
     Band,
@@ -30,7 +32,9 @@ from skinxai.metrics.calibration import (
     coverage_and_accuracy,
     p_malignant,
     rates_at,
+    threshold_for_goal,
 )
+from skinxai.metrics.operating_point import confident_threshold
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {
@@ -53,6 +57,36 @@ def scores(p: np.ndarray, labels: np.ndarray, threshold: float, band: Band | Non
     return result
 
 
+def threshold_rules_on_held_out_lesions(
+    p: np.ndarray, labels: np.ndarray, groups: list[str], goal: str, value: float, splits: int = 200
+) -> dict[str, dict[str, float]]:
+    """Split the lesions in halves ``splits`` times; fit the threshold on one half by each rule
+    and score the goal's rate on the other: its mean, 5th percentile and how often it holds."""
+    rules = {
+        "on the images alone": lambda q, y, g: threshold_for_goal(q, y, goal, value),
+        "95% bound over lesions": lambda q, y, g: confident_threshold(
+            q, y, goal, value, 0.95, g, replicates=1000
+        ),
+    }
+    names, index = np.unique(np.asarray(groups), return_inverse=True)
+    rng = np.random.default_rng(0)
+    reached: dict[str, list[float]] = {rule: [] for rule in rules}
+    for _ in range(splits):
+        first = rng.permutation(len(names))[: len(names) // 2]
+        fit = np.isin(index, first)
+        for rule, fit_threshold in rules.items():
+            threshold = fit_threshold(p[fit], labels[fit], [groups[i] for i in np.where(fit)[0]])
+            reached[rule].append(rates_at(p[~fit], labels[~fit], threshold)[goal])
+    return {
+        rule: {
+            "mean": float(np.mean(v)),
+            "p05": float(np.quantile(v, 0.05)),
+            "share_meeting_goal": float(np.mean(np.asarray(v) >= value)),
+        }
+        for rule, v in reached.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "calibration.json"))
@@ -60,7 +94,7 @@ def main() -> None:
     model = skinxai.load_model()
     config = model.config
     band = Band(*config.uncertain_band) if config.uncertain_band else None
-    results = {}
+    results, rules = {}, {}
     started = time.perf_counter()
     for name, spec in SETS.items():
         samples = resolve_spec(spec)
@@ -68,6 +102,12 @@ def main() -> None:
         labels = np.array([s.label for s in samples])
         keep = np.array([i not in raw.failures for i in range(len(samples))])
         logits, labels = raw.logits[keep], labels[keep]
+        if spec in (config.operating_point or {}).get("fitted_on", [])[:1]:
+            groups = lesion_groups([s.path for s, k in zip(samples, keep, strict=True) if k])
+            point = config.operating_point
+            rules = threshold_rules_on_held_out_lesions(
+                calibrated_p_malignant(model, logits), labels, groups, point["goal"], point["value"]
+            )
         results[name] = {
             "n": len(labels),
             "n_malignant": int(labels.sum()),
@@ -98,16 +138,29 @@ def main() -> None:
             f"{after.get('covered_accuracy', float('nan')):.3f}",
         )
     Console(width=180).print(table)
+    if rules:
+        held_out = Table(
+            title="threshold fitted on half of the fitting set's lesions, scored on the other half"
+        )
+        for column in ("rule", "mean", "5th percentile", "share meeting the goal"):
+            held_out.add_column(column, justify="left" if column == "rule" else "right")
+        for rule, row in rules.items():
+            held_out.add_row(
+                rule, *(f"{row[k]:.3f}" for k in ("mean", "p05", "share_meeting_goal"))
+            )
+        Console(width=180).print(held_out)
     payload = {
         "model_version": config.version,
         "machine": platform.platform(),
         "seconds": time.perf_counter() - started,
         "temperature": config.temperature,
         "bias": config.bias,
+        "beta_shape": config.beta_shape,
         "threshold": config.threshold,
         "operating_point": config.operating_point,
         "uncertain_band": config.uncertain_band,
         "results": results,
+        "threshold_rules_on_held_out_lesions": rules,
     }
     Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -7,7 +7,8 @@
 2. Label flips under changes that keep the diagnosis (data/acquisition.py): the share of
    images whose label at the shipped threshold changes, on fanconic test and derm7pt.
 3. Where Grad-CAM points on HAM10000 test (lesion masks): pointing game and the map's mass
-   inside the lesion, for the predicted class, against a centred Gaussian that knows nothing.
+   inside the lesion, for the predicted class, against a centred Gaussian that knows nothing;
+   and for the images of each decision (benign, uncertain, malignant) on their own.
 
 Prints tables and writes benchmarks/results/shortcuts.json.
 Run: .venv/bin/python benchmarks/shortcuts.py
@@ -114,26 +115,36 @@ def flip_rates(model, spec: str) -> dict:
 
 
 def where_gradcam_points(model) -> dict:
-    """Grad-CAM (predicted class) against the centred Gaussian on HAM10000 test masks."""
+    """Grad-CAM (predicted class) against the centred Gaussian on HAM10000 test masks; and
+    Grad-CAM alone for the images of each decision (benign, uncertain, malignant)."""
     config = model.config
     images = masked_set("ham10000:test").samples
     dataset = MaskedImages(images, config.input_size, config.mean, config.std)
     scores: dict[str, dict[str, list]] = {"gradcam": {}, "centred gaussian": {}}
+    decisions: list[str] = []
     for items in DataLoader(dataset, batch_size=32, collate_fn=lambda items: items):
         inputs = torch.stack([item[1] for item in items if len(item) == 3])
         masks = torch.stack([item[2] for item in items if len(item) == 3])
-        maps = {
-            "gradcam": explain(model, inputs, "gradcam").maps,
-            "centred gaussian": centred_gaussian(inputs),
-        }
+        gradcam = explain(model, inputs, "gradcam")
+        decisions += [config.decision(float(p)) for p in gradcam.probs[:, 1]]
+        maps = {"gradcam": gradcam.maps, "centred gaussian": centred_gaussian(inputs)}
         for name, heat in maps.items():
             for key, values in localisation_scores(heat, masks).items():
                 if key in ("pointing_game", "energy_inside"):
                     scores[name].setdefault(key, []).extend(values.tolist())
-    return {
+    decided = np.array(decisions)
+    result = {
         name: {key: bootstrap_mean(np.array(values)) for key, values in metrics.items()}
         for name, metrics in scores.items()
     }
+    for decision in ("benign", "uncertain", "malignant"):
+        chosen = decided == decision
+        if chosen.any():
+            result[f"gradcam, decision {decision} (n={int(chosen.sum())})"] = {
+                key: bootstrap_mean(np.array(values)[chosen])
+                for key, values in scores["gradcam"].items()
+            }
+    return result
 
 
 def main() -> None:
