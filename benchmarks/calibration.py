@@ -102,9 +102,9 @@ def main() -> None:
         labels = np.array([s.label for s in samples])
         keep = np.array([i not in raw.failures for i in range(len(samples))])
         logits, labels = raw.logits[keep], labels[keep]
-        if spec in (config.operating_point or {}).get("fitted_on", [])[:1]:
+        point = config.operating_point
+        if point and spec in point["fitted_on"]:
             groups = lesion_groups([s.path for s, k in zip(samples, keep, strict=True) if k])
-            point = config.operating_point
             rules = threshold_rules_on_held_out_lesions(
                 calibrated_p_malignant(model, logits), labels, groups, point["goal"], point["value"]
             )

@@ -46,9 +46,9 @@ def confident_threshold(
     wanted = labels == (1 if goal == "sensitivity" else 0)
     if not wanted.any():
         raise ValueError(f"no {'malignant' if goal == 'sensitivity' else 'benign'} images")
-    # Candidates ordered from the strictest for the goal to the most lenient: a sensitivity
-    # goal catches the malignant images from the highest P down, a specificity goal clears the
-    # benign ones from the lowest P up.
+    # Candidates in the order in which the goal's rate rises: a sensitivity goal catches the
+    # malignant images from the highest P down, a specificity goal clears the benign ones from
+    # the lowest P up.
     scores = p[wanted] if goal == "specificity" else -p[wanted]
     order = np.argsort(scores, kind="stable")
     sorted_scores = scores[order]
@@ -58,6 +58,7 @@ def confident_threshold(
     # A candidate includes every image tied with it.
     last_tied = np.searchsorted(sorted_scores, sorted_scores, side="right") - 1
     bound = np.nanquantile(rates[:, last_tied], 1.0 - confidence, axis=0)
-    k = int(np.argmax(bound >= value - 1e-12))
-    chosen = -sorted_scores[k] if goal == "sensitivity" else sorted_scores[k]
-    return float(chosen if goal == "sensitivity" else np.nextafter(chosen, np.inf))
+    k = int(np.argmax(bound >= value - 1e-12))  # the first candidate that reaches the goal
+    if goal == "sensitivity":
+        return float(-sorted_scores[k])
+    return float(np.nextafter(sorted_scores[k], np.inf))
