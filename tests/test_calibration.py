@@ -11,7 +11,7 @@ import torch
 from skinxai.metrics.calibration import (
     Band,
     brier_score,
-    calibrated_margin,
+    calibrated_logit,
     coverage_and_accuracy,
     cross_validated_nll,
     expected_calibration_error,
@@ -134,8 +134,8 @@ def test_beta_calibration_recovers_sides_stretched_differently() -> None:
     assert 1 / temperature == pytest.approx((a + b) / 2, rel=0.05)
     assert shape == pytest.approx((a - b) / 2, abs=0.08)
     assert bias == pytest.approx(c, abs=0.1)
-    assert calibrated_margin(margin, temperature, bias, shape) == pytest.approx(
-        true_logit, abs=0.25
+    assert calibrated_logit(torch.from_numpy(margin), temperature, bias, shape).numpy() == (
+        pytest.approx(true_logit, abs=0.25)
     )
     assert cross_validated_nll(logits, labels, "beta (Kull et al., 2017)") < (
         cross_validated_nll(logits, labels, "temperature and bias (Platt)") - 0.005

@@ -15,6 +15,7 @@ import torch
 import skinxai
 from skinxai.classes import CLASS_NAMES
 from skinxai.data.canonical import SYMMETRIES
+from skinxai.metrics.calibration import calibrated_logit
 
 DEFAULT_BACKBONE = "tf_efficientnet_lite0"
 
@@ -45,7 +46,7 @@ class ModelConfig:
     symmetry: str = "none"
     version: str = "imagenet-backbone-untrained-head"
     trained: bool = False
-    # Calibration of the margin m = z1 - z0 (``metrics.calibration.calibrated_margin``):
+    # Calibration of the margin m = z1 - z0 (``metrics.calibration.calibrated_logit``):
     # logit P(malignant) = m / T + bias + beta_shape * ln(p (1 - p)), p = sigmoid(m).
     # beta_shape 0 is Platt scaling; otherwise beta calibration (Kull et al., 2017).
     temperature: float = 1.0
@@ -66,8 +67,7 @@ class ModelConfig:
         """Calibrated class probabilities (B, 2) from logits (B, 2): [1 - P, P] with
         P(malignant) the sigmoid of the calibrated margin (see the fields above)."""
         margin = (logits[:, 1] - logits[:, 0]).float()
-        spread = -(torch.nn.functional.softplus(margin) + torch.nn.functional.softplus(-margin))
-        calibrated = margin / self.temperature + self.bias + self.beta_shape * spread
+        calibrated = calibrated_logit(margin, self.temperature, self.bias, self.beta_shape)
         return torch.stack([torch.sigmoid(-calibrated), torch.sigmoid(calibrated)], dim=1)
 
     def label(self, p_malignant: float) -> str:

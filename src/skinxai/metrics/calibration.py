@@ -13,6 +13,21 @@ import torch
 EPSILON = 1e-12
 
 
+def calibrated_logit(
+    margin: torch.Tensor,
+    temperature: float | torch.Tensor = 1.0,
+    bias: float | torch.Tensor = 0.0,
+    shape: float | torch.Tensor = 0.0,
+) -> torch.Tensor:
+    """logit P(malignant) = m / T + bias + shape * ln(p (1 - p)) with p = sigmoid(m), m the
+    logit margin z1 - z0: the one formula that fitting, :func:`p_malignant` and
+    ``ModelConfig.probabilities`` share (differentiable in every argument)."""
+    log_p_times_one_minus_p = -(
+        torch.nn.functional.softplus(margin) + torch.nn.functional.softplus(-margin)
+    )
+    return margin / temperature + bias + shape * log_p_times_one_minus_p
+
+
 def _fit_margin_scaling(
     logits: np.ndarray, labels: np.ndarray, with_bias: bool, with_shape: bool = False
 ) -> tuple[float, float, float]:
@@ -20,7 +35,6 @@ def _fit_margin_scaling(
     monotone (both beta-calibration slopes 1/T +- s stay >= 0)."""
     z = np.asarray(logits, dtype=np.float64)
     margin = torch.as_tensor(z[:, 1] - z[:, 0])
-    spread = _log_p_times_one_minus_p(margin)
     target = torch.as_tensor(np.asarray(labels), dtype=torch.float64)
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     bias = torch.zeros((), dtype=torch.float64, requires_grad=with_bias)
@@ -30,8 +44,8 @@ def _fit_margin_scaling(
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
-        inverse_t = (-log_t).exp()
-        calibrated = margin * inverse_t + bias + torch.tanh(shape) * inverse_t * spread
+        temperature = log_t.exp()
+        calibrated = calibrated_logit(margin, temperature, bias, torch.tanh(shape) / temperature)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(calibrated, target)
         loss.backward()
         return loss
@@ -39,11 +53,6 @@ def _fit_margin_scaling(
     optimiser.step(closure)
     temperature = float(log_t.detach().exp())
     return temperature, float(bias.detach()), float(torch.tanh(shape.detach())) / temperature
-
-
-def _log_p_times_one_minus_p(margin: torch.Tensor) -> torch.Tensor:
-    """ln(p (1 - p)) for p = sigmoid(margin), without overflow."""
-    return -(torch.nn.functional.softplus(margin) + torch.nn.functional.softplus(-margin))
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -65,22 +74,14 @@ def fit_beta(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float, floa
     return _fit_margin_scaling(logits, labels, with_bias=True, with_shape=True)
 
 
-def calibrated_margin(
-    margin: np.ndarray, temperature: float = 1.0, bias: float = 0.0, shape: float = 0.0
-) -> np.ndarray:
-    """logit P(malignant) = m / T + bias + shape * ln(p (1 - p)) with p = sigmoid(m)."""
-    m = np.asarray(margin, dtype=np.float64)
-    spread = -(np.logaddexp(0.0, m) + np.logaddexp(0.0, -m))
-    return m / temperature + bias + shape * spread
-
-
 def p_malignant(
     logits: np.ndarray, temperature: float = 1.0, bias: float = 0.0, shape: float = 0.0
 ) -> np.ndarray:
-    """Calibrated P(malignant) for (N, 2) logits: sigmoid of :func:`calibrated_margin` of
+    """Calibrated P(malignant) for (N, 2) logits: sigmoid of :func:`calibrated_logit` of
     z1 - z0 (shape 0: sigmoid((z1 - z0) / T + bias), the temperature-scaled softmax)."""
     z = np.asarray(logits, dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-calibrated_margin(z[:, 1] - z[:, 0], temperature, bias, shape)))
+    margin = torch.as_tensor(z[:, 1] - z[:, 0])
+    return torch.sigmoid(calibrated_logit(margin, temperature, bias, shape)).numpy()
 
 
 SCALINGS = {
