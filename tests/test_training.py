@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -211,3 +212,41 @@ def test_other_clinics_recipe_selects_on_the_worst_source(tmp_path: Path, ham_ro
         model.backbone.blocks[3][0].conv_pw.weight, imagenet.backbone.blocks[3][0].conv_pw.weight
     )
     assert not torch.equal(model.classifier.weight, imagenet.classifier.weight)
+
+
+def test_weight_average_is_what_validation_scores_and_the_run_exports(tmp_path: Path) -> None:
+    """With --ema-decay the exported model is the moving average kept in the best checkpoint,
+    not the live weights, and the validation AUROC in history.csv of the selected epoch is that
+    model's own."""
+    from sklearn.metrics import roc_auc_score
+
+    from skinxai.evaluation.report import predict_logits
+    from skinxai.training.fit import _validation_samples
+
+    out = tmp_path / "ema"
+    args = ("--limit", "48", "--epochs", "2", "--batch-size", "16", "--freeze-blocks", "3")
+    done = subprocess.run(
+        train_command(out, *args, "--ema-decay", "0.9"), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = torch.load(
+        out / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False
+    )
+    average, live = checkpoint["state_dict"], checkpoint["current_model_state"]
+    assert int(checkpoint["averaging_state"]["n_averaged"]) == checkpoint["global_step"]
+    model = load_model_file(out / "model.safetensors")
+    exported = model.state_dict()
+    assert all(torch.equal(exported[k], average[f"model.{k}"]) for k in exported)
+    head = "model.classifier.weight"
+    assert not torch.equal(average[head], live[head])
+    stem = "model.backbone.conv_stem.weight"  # frozen: the average of equal weights (rounding)
+    assert torch.allclose(average[stem], live[stem], rtol=0, atol=1e-6)
+
+    config = TrainConfig.from_yaml(out / "config.yaml")
+    samples, _ = _validation_samples(config)
+    margin = predict_logits(model, samples).logits @ np.array([-1.0, 1.0])
+    auroc = roc_auc_score([s.label for s in samples], margin)
+    best = min(history(out), key=lambda row: float(row["val_loss"]))  # what selection follows
+    assert auroc == pytest.approx(float(best["val_auroc"]), abs=1e-4)
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig().updated({"ema_decay": 1.0})

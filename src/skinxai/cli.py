@@ -399,6 +399,9 @@ def train(
     monitor: Annotated[
         str | None, typer.Option(help="val_loss, or val_worst_auroc (each --val a source).")
     ] = None,
+    ema_decay: Annotated[
+        float | None, typer.Option(help="Keep, score and export a moving average of the weights.")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Resume from OUT/checkpoints/last.ckpt.")] = False,
 ) -> None:
     """Train a classifier (Lightning); writes checkpoints, history.csv, curves.png, model."""
@@ -438,6 +441,7 @@ def train(
                 "mask_folders": mask_folders or None,
                 "mask_penalty": mask_penalty,
                 "monitor": monitor,
+                "ema_decay": ema_decay,
             }
         )
     except (OSError, ValueError) as exc:

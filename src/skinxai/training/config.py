@@ -46,6 +46,9 @@ class TrainConfig:
     freeze_blocks: int = 0  # keep the stem and this many first backbone blocks as they start
     mask_folders: list[str] = field(default_factory=list)  # lesion masks named after the images
     mask_penalty: float = 0.0  # weight of the share of the decision map outside the lesion
+    # Exponential moving average of the weights (decay per optimiser step; None: off). The
+    # average is what validation scores, the checkpoints keep and the run exports.
+    ema_decay: float | None = None
     # "val_loss" (pooled) or "val_worst_auroc" (the lowest AUROC among the validation sets, each
     # `val` entry one source): what the checkpoint, early stopping and the LR schedule follow.
     monitor: str = "val_loss"
@@ -82,6 +85,8 @@ class TrainConfig:
             raise ValueError(f"symmetry must be one of {', '.join(SYMMETRIES)}")
         if config.monitor not in MONITORS:
             raise ValueError(f"monitor must be one of {', '.join(MONITORS)}")
+        if config.ema_decay is not None and not 0 < config.ema_decay < 1:
+            raise ValueError(f"ema_decay must lie between 0 and 1, not {config.ema_decay}")
         if config.mask_penalty > 0 and not config.mask_folders:
             raise ValueError("mask_penalty needs mask_folders (where the lesion masks are)")
         return config

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EMAWeightAveraging,
+    ModelCheckpoint,
+    RichProgressBar,
+)
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
@@ -175,6 +181,7 @@ def _trainer(
         strategy="ddp" if distributed else "auto",
         precision=_precision(config, gpu),
         callbacks=[
+            *_weight_averaging(config),
             best,
             latest,
             EarlyStopping(monitor=config.monitor, mode=mode, patience=config.early_stop_patience),
@@ -187,6 +194,15 @@ def _trainer(
         log_every_n_steps=max(1, min(50, batches_per_epoch)),
     )
     return trainer, best
+
+
+def _weight_averaging(config: TrainConfig) -> list[Callback]:
+    """Lightning's EMA of the weights, when asked: validation, the checkpoints (so selection,
+    early stopping and the LR schedule) and the exported model all use the averaged weights,
+    which wander less between steps than the live ones (a cheap ensemble along the path)."""
+    if config.ema_decay is None:
+        return []
+    return [EMAWeightAveraging(decay=config.ema_decay)]
 
 
 def _precision(config: TrainConfig, gpu: bool) -> str:
