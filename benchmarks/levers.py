@@ -59,6 +59,7 @@ def describe(path: str) -> dict:
         "rim_radius",
         "mask_penalty",
         "freeze_blocks",
+        "ema_decay",
         "epochs",
     )
     summary_file = folder / "summary.json"
