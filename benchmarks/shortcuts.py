@@ -8,7 +8,8 @@
    images whose label at the shipped threshold changes, on fanconic test and derm7pt.
 3. Where Grad-CAM points on HAM10000 test (lesion masks): pointing game and the map's mass
    inside the lesion, for the predicted class, against a centred Gaussian that knows nothing;
-   and for the images of each decision (benign, uncertain, malignant) on their own.
+   the same for the decision map (the decided class's CAM minus the other's: the margin's
+   evidence); and for the images of each decision (benign, uncertain, malignant) on their own.
 
 Prints tables and writes benchmarks/results/shortcuts.json.
 Run: .venv/bin/python benchmarks/shortcuts.py
@@ -38,8 +39,9 @@ from skinxai.evaluation.report import (
     drop_near_duplicates,
     predict_logits,
 )
-from skinxai.explain import explain
+from skinxai.explain import explain_grid
 from skinxai.explain.baselines import centred_gaussian
+from skinxai.explain.core import normalise_maps
 from skinxai.explanation_quality.samples import MaskedImages, masked_set
 from skinxai.io import load_image
 from skinxai.metrics.bootstrap import bootstrap_mean
@@ -114,20 +116,35 @@ def flip_rates(model, spec: str) -> dict:
     return {"n": total, **{name: count / total for name, count in counts.items()}}
 
 
+def decision_maps(grid: dict, decided: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The decided class's evidence over the other's, ReLU((w_decided - w_other) . A): the map
+    of the logit margin, which alone sets P and which the outside-the-lesion penalty trains."""
+    malignant_over_benign = grid[("cam", 2)].raw - grid[("cam", 1)].raw
+    sign = (2 * decided - 1).to(malignant_over_benign.dtype)[:, None, None]
+    return normalise_maps((sign * malignant_over_benign).clamp_min(0), size)
+
+
 def where_gradcam_points(model) -> dict:
-    """Grad-CAM (predicted class) against the centred Gaussian on HAM10000 test masks; and
-    Grad-CAM alone for the images of each decision (benign, uncertain, malignant)."""
+    """Grad-CAM (predicted class) and the decision map (its margin over the other class)
+    against the centred Gaussian on HAM10000 test masks; and each map alone for the images of
+    each decision (benign, uncertain, malignant)."""
     config = model.config
     images = masked_set("ham10000:test").samples
     dataset = MaskedImages(images, config.input_size, config.mean, config.std)
-    scores: dict[str, dict[str, list]] = {"gradcam": {}, "centred gaussian": {}}
+    names = ("gradcam", "decision map", "centred gaussian")
+    scores: dict[str, dict[str, list]] = {name: {} for name in names}
     decisions: list[str] = []
     for items in DataLoader(dataset, batch_size=32, collate_fn=lambda items: items):
         inputs = torch.stack([item[1] for item in items if len(item) == 3])
         masks = torch.stack([item[2] for item in items if len(item) == 3])
-        gradcam = explain(model, inputs, "gradcam")
+        grid = explain_grid(model, inputs, ("gradcam", "cam"), (None, "benign", "malignant"))
+        gradcam = grid[("gradcam", 0)]
         decisions += [config.decision(float(p)) for p in gradcam.probs[:, 1]]
-        maps = {"gradcam": gradcam.maps, "centred gaussian": centred_gaussian(inputs)}
+        maps = {
+            "gradcam": gradcam.maps,
+            "decision map": decision_maps(grid, gradcam.targets, tuple(inputs.shape[-2:])),
+            "centred gaussian": centred_gaussian(inputs),
+        }
         for name, heat in maps.items():
             for key, values in localisation_scores(heat, masks).items():
                 if key in ("pointing_game", "energy_inside"):
@@ -137,13 +154,14 @@ def where_gradcam_points(model) -> dict:
         name: {key: bootstrap_mean(np.array(values)) for key, values in metrics.items()}
         for name, metrics in scores.items()
     }
-    for decision in ("benign", "uncertain", "malignant"):
-        chosen = decided == decision
-        if chosen.any():
-            result[f"gradcam, decision {decision} (n={int(chosen.sum())})"] = {
-                key: bootstrap_mean(np.array(values)[chosen])
-                for key, values in scores["gradcam"].items()
-            }
+    for name in ("gradcam", "decision map"):
+        for decision in ("benign", "uncertain", "malignant"):
+            chosen = decided == decision
+            if chosen.any():
+                result[f"{name}, decision {decision} (n={int(chosen.sum())})"] = {
+                    key: bootstrap_mean(np.array(values)[chosen])
+                    for key, values in scores[name].items()
+                }
     return result
 
 

@@ -125,6 +125,7 @@ RECIPE_KEYS = (
     "symmetry",
     "freeze_blocks",
     "mask_penalty",
+    "ema_decay",
     "monitor",
     "seed",
 )
