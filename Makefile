@@ -77,11 +77,14 @@ model-clinics: $(VENV)/.installed
 	$(BIN)/skinxai train --config configs/clinics.yaml
 	$(BIN)/python benchmarks/levers.py shipped "clinics=runs/clinics"
 
-# The weight-average lever, v2e (configs/canonical_ema.yaml; about 45 min on 2 CPU cores): v2c's
-# recipe from v1's weights (the first stage of `make model`) with an exponential moving average
-# of the weights, scored on the validation sources and derm7pt. Not shipped (see the model card).
+# The weight-average lever, v2e (about 45 min on 2 CPU cores): v2c's recipe
+# (configs/canonical.yaml, from v1's weights, the first stage of `make model`) with an
+# exponential moving average of the weights (decay 0.995 per step, about 1.5 epochs of 135
+# steps), scored on the validation sources and derm7pt. Not shipped (see the model card). The
+# run of 2026-11-28 was started with `--init runs/v1/model.safetensors`, the same v1 weights.
 model-ema: $(VENV)/.installed
-	$(BIN)/skinxai train --config configs/canonical_ema.yaml
+	$(BIN)/skinxai train --config configs/canonical.yaml --ema-decay 0.995 \
+		--out runs/canonical-ema --version skinxai-effnetlite0-224-v3-ema
 	$(BIN)/python benchmarks/levers.py --keep "v2e v2c recipe + weight EMA 0.995=runs/canonical-ema"
 
 clean:
