@@ -16,8 +16,9 @@ import pytest
 import torch
 
 from skinxai.model import SkinClassifier, load_model_file
+from skinxai.training.balance import class_weights
 from skinxai.training.config import TrainConfig
-from skinxai.training.fit import class_weights, stratified_subset
+from skinxai.training.fit import stratified_subset
 
 SMALL = [
     "--train",

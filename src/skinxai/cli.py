@@ -402,6 +402,10 @@ def train(
     ema_decay: Annotated[
         float | None, typer.Option(help="Keep, score and export a moving average of the weights.")
     ] = None,
+    balance: Annotated[
+        str | None,
+        typer.Option(help="loss (by class), source (by class within each data set), sampler."),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Resume from OUT/checkpoints/last.ckpt.")] = False,
 ) -> None:
     """Train a classifier (Lightning); writes checkpoints, history.csv, curves.png, model."""
@@ -442,6 +446,7 @@ def train(
                 "mask_penalty": mask_penalty,
                 "monitor": monitor,
                 "ema_decay": ema_decay,
+                "balance": balance,
             }
         )
     except (OSError, ValueError) as exc:

@@ -61,11 +61,13 @@ def decode_masks(paths: Sequence[os.PathLike | None], size: int) -> torch.Tensor
 
 class DecodedDataset(Dataset):
     """Labelled images held decoded in memory, each with the index of its source (the
-    validation set it came from) and, where ``mask_folders`` hold one, its lesion mask.
+    validation set it came from), its weight in the loss and, where ``mask_folders`` hold one,
+    its lesion mask.
 
     Items are dicts: ``image`` (after ``transform``, which receives a uint8 (3, S, S)
-    ``tv_tensors.Image`` and the mask as ``tv_tensors.Mask``), ``label``, ``source``, ``mask``
-    ((1, S, S) uint8; (1, 1, 1) when no folder was given) and ``has_mask``.
+    ``tv_tensors.Image`` and the mask as ``tv_tensors.Mask``), ``label``, ``source``,
+    ``weight`` (1 unless given), ``mask`` ((1, S, S) uint8; (1, 1, 1) when no folder was given)
+    and ``has_mask``.
     """
 
     def __init__(
@@ -75,11 +77,13 @@ class DecodedDataset(Dataset):
         transform: Callable | None = None,
         sources: Sequence[int] | None = None,
         mask_folders: Sequence[Path] = (),
+        weights: Sequence[float] | None = None,
     ) -> None:
         self.samples = list(samples)
         self.images = decode_images([s.path for s in self.samples], size)
         self.labels = torch.tensor([s.label for s in self.samples], dtype=torch.long)
         self.sources = torch.tensor(list(sources or [0] * len(self.samples)), dtype=torch.long)
+        self.weights = torch.tensor(list(weights or [1.0] * len(self.samples)))
         self.masks: torch.Tensor | None = None
         self.has_mask = torch.zeros(len(self.samples), dtype=torch.bool)
         if mask_folders:
@@ -103,6 +107,7 @@ class DecodedDataset(Dataset):
             "image": image.as_subclass(torch.Tensor),
             "label": self.labels[index],
             "source": self.sources[index],
+            "weight": self.weights[index],
             "mask": mask.as_subclass(torch.Tensor),
             "has_mask": self.has_mask[index],
         }

@@ -13,6 +13,8 @@ from skinxai.data.canonical import SYMMETRIES
 from skinxai.data.transforms import RECIPES
 from skinxai.training.validation import MONITORS
 
+BALANCES = ("loss", "source", "sampler", "none")
+
 
 @dataclass
 class TrainConfig:
@@ -52,7 +54,9 @@ class TrainConfig:
     # "val_loss" (pooled) or "val_worst_auroc" (the lowest AUROC among the validation sets, each
     # `val` entry one source): what the checkpoint, early stopping and the LR schedule follow.
     monitor: str = "val_loss"
-    balance: str = "loss"  # "loss" (class-weighted cross-entropy), "sampler" or "none"
+    # "loss" (class-weighted cross-entropy), "source" (class-weighted within each data set),
+    # "sampler" (class-balanced sampling) or "none"
+    balance: str = "loss"
     seed: int = 0
     workers: int = -1  # -1: min(16, CPUs)
     accelerator: str = "auto"
@@ -77,8 +81,8 @@ class TrainConfig:
             raise ValueError(f"unknown training options: {', '.join(unknown)}")
         merged = {**asdict(self), **{k: v for k, v in changes.items() if v is not None}}
         config = TrainConfig(**merged)
-        if config.balance not in ("loss", "sampler", "none"):
-            raise ValueError(f"balance must be loss, sampler or none, not {config.balance!r}")
+        if config.balance not in BALANCES:
+            raise ValueError(f"balance must be {', '.join(BALANCES)}, not {config.balance!r}")
         if config.augmentation not in RECIPES:
             raise ValueError(f"augmentation must be one of {', '.join(RECIPES)}")
         if config.symmetry not in SYMMETRIES:

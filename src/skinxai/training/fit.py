@@ -28,16 +28,11 @@ from skinxai.data.folder import LabelledImage
 from skinxai.data.specs import resolve_spec, resolve_specs, stratified_subset
 from skinxai.data.transforms import eval_transform, train_transform
 from skinxai.model import ModelConfig, load_model_file, save_model
+from skinxai.training.balance import class_weights, source_names, within_source_weights
 from skinxai.training.config import TrainConfig
 from skinxai.training.history import HistoryCallback
 from skinxai.training.lightning_module import SkinClassifierModule
 from skinxai.training.validation import MONITORS
-
-
-def class_weights(labels: Sequence[int], n_classes: int = 2) -> list[float]:
-    """Inverse-frequency weights n / (k * n_c): each class contributes equally to the loss."""
-    counts = Counter(labels)
-    return [len(labels) / (n_classes * max(counts[c], 1)) for c in range(n_classes)]
 
 
 def _uses_gpu(config: TrainConfig) -> bool:
@@ -87,6 +82,14 @@ def _loaders(
     return train_loader, DataLoader(val, shuffle=False, **common)
 
 
+def _image_weights(config: TrainConfig, samples: Sequence[LabelledImage]) -> list[float] | None:
+    """Per-image loss weights for ``balance: source`` (class balance within each data set)."""
+    if config.balance != "source":
+        return None
+    labels = [s.label for s in samples]
+    return within_source_weights(labels, source_names([s.path for s in samples]))
+
+
 def _describe(samples: Sequence[LabelledImage]) -> dict[str, int]:
     counts = Counter(s.label for s in samples)
     return {"n": len(samples), "benign": counts[0], "malignant": counts[1]}
@@ -134,6 +137,7 @@ def _module(
         class_weights=(
             class_weights([s.label for s in train_samples]) if config.balance == "loss" else None
         ),
+        image_weights=config.balance == "source",
         pretrained=config.pretrained and not config.init,
         label_smoothing=config.label_smoothing,
         freeze_blocks=config.freeze_blocks,
@@ -234,6 +238,7 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
         config.input_size,
         train_transform(mean, std, config.augmentation),
         mask_folders=[Path(f) for f in config.mask_folders] if config.mask_penalty > 0 else (),
+        weights=_image_weights(config, train_samples),
     )
     val_set = DecodedDataset(
         val_samples, config.input_size, eval_transform(mean, std), sources=val_sources
@@ -284,13 +289,19 @@ def _data_facts(
     val_samples: list[LabelledImage],
     val_sources: list[int],
 ) -> dict:
-    """Class counts of the training set, of the validation set and of each validation source."""
+    """Class counts of the training set and of each data set in it, of the validation set and
+    of each validation source."""
     per_source = {
         spec: _describe([s for s, i in zip(val_samples, val_sources, strict=True) if i == index])
         for index, spec in enumerate(config.val)
     }
+    by_source: dict[str, list[LabelledImage]] = {}
+    names = source_names([s.path for s in train_set.samples])
+    for sample, name in zip(train_set.samples, names, strict=True):
+        by_source.setdefault(name, []).append(sample)
     return {
         "train": _describe(train_set.samples),
+        "train_sources": {name: _describe(group) for name, group in sorted(by_source.items())},
         "train_with_mask": int(train_set.has_mask.sum()),
         "val": _describe(val_samples),
         "val_sources": per_source,

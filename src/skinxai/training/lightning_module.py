@@ -11,6 +11,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from skinxai.classes import MALIGNANT
 from skinxai.model import ModelConfig, SkinClassifier
+from skinxai.training.balance import weighted_cross_entropy
 from skinxai.training.lesion_focus import decision_map, outside_lesion_share
 from skinxai.training.trunk import freeze_trunk
 from skinxai.training.validation import (
@@ -24,7 +25,8 @@ Batch = dict[str, torch.Tensor]
 
 
 class SkinClassifierModule(L.LightningModule):
-    """Class-weighted cross-entropy (plus, when asked, the outside-the-lesion penalty), AdamW,
+    """Class-weighted cross-entropy, or with ``image_weights`` each training image weighted by
+    its batch's ``weight`` (plus, when asked, the outside-the-lesion penalty), AdamW,
     ReduceLROnPlateau on the monitored validation measure; AUROC per validation source."""
 
     def __init__(
@@ -41,6 +43,7 @@ class SkinClassifierModule(L.LightningModule):
         mask_penalty: float = 0.0,
         val_sources: list[str] | None = None,
         monitor: str = "val_loss",
+        image_weights: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -72,7 +75,7 @@ class SkinClassifierModule(L.LightningModule):
         labels = batch["label"]
         features = self.model.features(self._inputs(batch["image"]))
         logits = self.model.head(features)
-        loss = self.loss_fn(logits.float(), labels)
+        loss = self._classification_loss(logits.float(), batch)
         self.log("ce_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         if self.hparams.mask_penalty > 0:
             loss = loss + self.hparams.mask_penalty * self._outside_lesion(features, batch)
@@ -80,6 +83,13 @@ class SkinClassifierModule(L.LightningModule):
         self.log("loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("accuracy", self.train_accuracy, on_step=False, on_epoch=True, prog_bar=True)
         return loss
+
+    def _classification_loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        if not self.hparams.image_weights:
+            return self.loss_fn(logits, batch["label"])
+        return weighted_cross_entropy(
+            logits, batch["label"], batch["weight"], self.hparams.label_smoothing
+        )
 
     def _outside_lesion(self, features: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Mean share of the decision map outside the lesion over the images with a mask."""
