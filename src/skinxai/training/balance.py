@@ -28,7 +28,8 @@ def within_source_weights(
     labels: Sequence[int], sources: Sequence[str], n_classes: int = 2
 ) -> list[float]:
     """Per-image weights n_s / (k * n_{s,c}): within every source each class weighs as much
-    as the other, and every source keeps its own total weight (its number of images)."""
+    as the other, and every source keeps its own total weight (its number of images; half of
+    it for a source that holds one class only)."""
     if len(labels) != len(sources):
         raise ValueError(f"{len(labels)} labels but {len(sources)} sources")
     per_source = Counter(sources)
