@@ -98,6 +98,8 @@ model-source: $(VENV)/.installed
 
 # More of the backbone trained, v2g (about an hour on 2 CPU cores): v2c's recipe with only the
 # stem and block 0 fixed (v2c keeps blocks 0-2 at v1's weights); 12 training images/s here.
+# The v2f and v2g runs of 2026-11-28 were started with `--init runs/v1/model.safetensors`, the
+# same v1 weights that configs/canonical.yaml names as runs/default.
 model-unfrozen: $(VENV)/.installed
 	$(BIN)/skinxai train --config configs/canonical.yaml --freeze-blocks 1 \
 		--max-time 00:01:05:00 --out runs/canonical-unfrozen \
