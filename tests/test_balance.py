@@ -68,9 +68,11 @@ def test_training_images_carry_their_weight(data_dir: Path) -> None:
     from skinxai.training.fit import _image_weights
 
     samples = resolve_spec("fanconic:train")[-6:] + resolve_spec("isic2017:train")[:6]
+    names = source_names([s.path for s in samples])
     config = TrainConfig().updated({"balance": "source"})
-    weights = _image_weights(config, samples)
-    assert _image_weights(TrainConfig(), samples) is None
+    weights = _image_weights(config, samples, names)
+    assert weights == within_source_weights([s.label for s in samples], names)
+    assert _image_weights(TrainConfig(), samples, names) is None
     dataset = DecodedDataset(samples, 32, weights=weights)
     assert [float(dataset[i]["weight"]) for i in range(len(samples))] == pytest.approx(weights)
     assert float(DecodedDataset(samples[:1], 32)[0]["weight"]) == 1.0

@@ -82,12 +82,13 @@ def _loaders(
     return train_loader, DataLoader(val, shuffle=False, **common)
 
 
-def _image_weights(config: TrainConfig, samples: Sequence[LabelledImage]) -> list[float] | None:
+def _image_weights(
+    config: TrainConfig, samples: Sequence[LabelledImage], sources: Sequence[str]
+) -> list[float] | None:
     """Per-image loss weights for ``balance: source`` (class balance within each data set)."""
     if config.balance != "source":
         return None
-    labels = [s.label for s in samples]
-    return within_source_weights(labels, source_names([s.path for s in samples]))
+    return within_source_weights([s.label for s in samples], sources)
 
 
 def _describe(samples: Sequence[LabelledImage]) -> dict[str, int]:
@@ -227,6 +228,7 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
     train_samples = resolve_specs(config.train)
     if config.limit:
         train_samples = stratified_subset(train_samples, config.limit, config.seed)
+    train_sources = source_names([s.path for s in train_samples])
     val_samples, val_sources = _validation_samples(config)
     (out / "config.yaml").write_text(config.to_yaml())
 
@@ -238,7 +240,7 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
         config.input_size,
         train_transform(mean, std, config.augmentation),
         mask_folders=[Path(f) for f in config.mask_folders] if config.mask_penalty > 0 else (),
-        weights=_image_weights(config, train_samples),
+        weights=_image_weights(config, train_samples, train_sources),
     )
     val_set = DecodedDataset(
         val_samples, config.input_size, eval_transform(mean, std), sources=val_sources
@@ -267,7 +269,7 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
         module.model.config.symmetry = config.symmetry
         save_model(module.model, model_path)
         summary = {
-            **_data_facts(config, train_set, val_samples, val_sources),
+            **_data_facts(config, train_set, train_sources, val_samples, val_sources),
             "monitor": config.monitor,
             f"best_{config.monitor}": _score(best),
             "best_checkpoint": Path(best.best_model_path).name if best.best_model_path else None,
@@ -286,6 +288,7 @@ def _score(best: ModelCheckpoint) -> float | None:
 def _data_facts(
     config: TrainConfig,
     train_set: DecodedDataset,
+    train_sources: list[str],
     val_samples: list[LabelledImage],
     val_sources: list[int],
 ) -> dict:
@@ -296,8 +299,7 @@ def _data_facts(
         for index, spec in enumerate(config.val)
     }
     by_source: dict[str, list[LabelledImage]] = {}
-    names = source_names([s.path for s in train_set.samples])
-    for sample, name in zip(train_set.samples, names, strict=True):
+    for sample, name in zip(train_set.samples, train_sources, strict=True):
         by_source.setdefault(name, []).append(sample)
     return {
         "train": _describe(train_set.samples),
