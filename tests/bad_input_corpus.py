@@ -59,10 +59,10 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def png_claiming(width: int, height: int, pixels: bytes = b"") -> bytes:
-    """A grey PNG whose header says ``width`` x ``height``; ``pixels`` is the raw scanline data
-    (filter bytes included) compressed into its IDAT."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+def png_claiming(width: int, height: int, pixels: bytes = b"", colour_type: int = 0) -> bytes:
+    """A PNG whose header says ``width`` x ``height`` (grey, or colour type 6: RGBA); ``pixels``
+    is the raw scanline data (filter bytes included) compressed into its IDAT."""
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", header)
@@ -134,6 +134,20 @@ def _corrupt_middle_jpeg() -> bytes:
     return bytes(data)
 
 
+def _grey_16bit_7000() -> bytes:
+    """A 7000x7000 16-bit grey PNG of one value: 0.2 MB on disk, 98 MB decoded (it once took
+    the server from 0.9 to 2.3 GB of memory on its way to 8 bits)."""
+    return _encode(Image.fromarray(np.full((7000, 7000), 30_000, np.uint16)), "PNG")
+
+
+def _eps() -> bytes:
+    """A minimal Encapsulated PostScript file: Pillow's EPS plugin would run Ghostscript."""
+    return (
+        b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n"
+        b"newpath 32 32 20 0 360 arc fill\nshowpage\n%%EOF\n"
+    )
+
+
 def build_corpus() -> list[Case]:
     """Every case, built in memory (about 1 s)."""
     lesion = _lesion()
@@ -163,7 +177,8 @@ def build_corpus() -> list[Case]:
             b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n",
             *NOT_AN_IMAGE,
         ),
-        Case("gif-js-polyglot.gif", b"GIF89a/*\x00\x00\x00\x00*/=1;alert(1);", *NOT_AN_IMAGE),
+        # It starts as a GIF does and is not one: a damaged image, like a truncated one.
+        Case("gif-js-polyglot.gif", b"GIF89a/*\x00\x00\x00\x00*/=1;alert(1);", *CORRUPT),
         Case("png-with-html-appended.png", png + b"<script>alert(1)</script>", *OK),
         Case("png-header-30000x30000.png", png_claiming(30_000, 30_000), *TOO_LARGE),
         Case("png-deflate-bomb-100mp.png", _deflate_bomb(), *TOO_LARGE),
@@ -192,6 +207,15 @@ def build_corpus() -> list[Case]:
         Case("float.tiff", _float_tiff(0.5), *NOT_DERMOSCOPIC),  # a grey ramp
         Case("float-nan.tiff", _float_tiff(float("nan")), *CORRUPT),
         Case("float-inf.tiff", _float_tiff(float("inf")), *CORRUPT),
+        # Formats outside the README's list never reach a Pillow plugin.
+        Case("image.eps", _eps(), *NOT_AN_IMAGE),
+        Case("image.pcx", _encode(lesion, "PCX"), *NOT_AN_IMAGE),
+        Case("image.tga", _encode(lesion, "TGA"), *NOT_AN_IMAGE),
+        Case("image.ppm", _encode(lesion, "PPM"), *NOT_AN_IMAGE),
+        Case("truncated.tiff", _encode(lesion, "TIFF")[:100], *CORRUPT),  # its IFD cut off
+        # 38 megapixels, under the pixel limit, but 154 MB of RGBA decoded: over the budget.
+        Case("png-header-rgba-6200x6200.png", png_claiming(6200, 6200, colour_type=6), *TOO_LARGE),
+        Case("grey-16bit-7000x7000.png", _grey_16bit_7000(), *NOT_DERMOSCOPIC),
     ]
     cases += [Case(f"exif-orientation-{o}.jpg", _exif_oriented(o), *OK) for o in (3, 6, 8)]
     return cases

@@ -203,3 +203,97 @@ def test_errors_share_one_base_with_machine_codes() -> None:
     }
     assert len(codes) == 6
     assert all(issubclass(cls, ImageInputError) for cls in (NotAnImageError, EmptyFileError))
+
+
+# Hardening round two: rows 6, 8, 9 and 10 (the size in the message, truncated TIFF).
+
+
+def test_a_named_pipe_is_refused_without_being_opened(tmp_path: Path) -> None:
+    import os
+
+    pipe = tmp_path / "p.jpg"
+    os.mkfifo(pipe)  # opening it for reading would wait for a writer forever
+    with pytest.raises(UnreadablePathError, match="not a regular file"):
+        load_image(pipe)
+
+
+def test_the_size_in_the_message_is_the_real_one() -> None:
+    with pytest.raises(ImageTooLargeError, match=r"\(50\.4 megapixels\); the limit is 50 "):
+        load_image(png_header_only(7100, 7100))
+
+
+def test_the_decoded_memory_budget_is_checked_from_the_header() -> None:
+    from skinxai.io import MAX_DECODED_BYTES, decoded_bytes
+    from tests.bad_input_corpus import png_claiming
+
+    assert decoded_bytes("RGB", 100, 10) == 3000
+    assert decoded_bytes("I;16", 100, 10) == 2000
+    assert decoded_bytes("RGBA", 100, 10) == decoded_bytes("F", 100, 10) == 4000
+    # 38 megapixels of 8-bit RGB pass the budget (no decode: the header lies); RGBA does not.
+    assert 6200 * 6200 * 3 <= MAX_DECODED_BYTES < 6200 * 6200 * 4
+    with pytest.raises(ImageTooLargeError, match=r"154 MB decoded .* 4 channels of 8 bits"):
+        load_image(png_claiming(6200, 6200, colour_type=6))
+    with pytest.raises(CorruptImageError):  # under the budget: decoding starts, the data is gone
+        load_image(png_header_only(6200, 6200))
+
+
+def test_sixteen_bit_conversion_in_blocks_matches_the_whole_image_formula() -> None:
+    values = np.random.default_rng(3).integers(0, 65536, (2100, 600), dtype=np.uint16)
+    image = load_image(encode(Image.fromarray(values), "PNG"))  # more than one block of rows
+    expected = np.round(values.astype(np.int64) * 255 / 65535).astype(np.uint8)
+    assert np.array_equal(np.asarray(image)[..., 0], expected)
+    ramp = np.linspace(-3.0, 5.0, 2100 * 600, dtype=np.float32).reshape(2100, 600)
+    floats = np.asarray(load_image(encode(Image.fromarray(ramp, "F"), "TIFF")))[..., 0]
+    assert floats[0, 0] == 0 and floats[-1, -1] == 255
+    wide = ramp.astype(np.float64)
+    expected = np.round((wide - wide.min()) / (wide.max() - wide.min()) * 255).astype(np.uint8)
+    assert np.array_equal(floats, expected)
+
+
+@pytest.mark.parametrize("fmt", ["EPS", "PCX", "TGA", "PPM", "SGI"])
+def test_formats_outside_the_list_never_reach_a_decoder(fmt: str) -> None:
+    if fmt == "EPS":
+        data = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\nshowpage\n%%EOF\n"
+    else:
+        data = encode(gradient_rgb(), fmt)
+        assert Image.open(io.BytesIO(data)).format == fmt  # Pillow itself would decode it
+    with pytest.raises(NotAnImageError, match="not an image file in a supported format") as error:
+        load_image(data)
+    assert "Ghostscript" not in str(error.value)
+
+
+@pytest.mark.parametrize("keep", [8, 50, 100, 1000])
+def test_a_truncated_tiff_is_a_damaged_image(keep: int) -> None:
+    data = encode(gradient_rgb(), "TIFF")
+    with pytest.raises(CorruptImageError, match="TIFF|damaged"):
+        load_image(data[:keep])
+
+
+def test_a_huge_photo_is_box_reduced_first_with_the_same_model_input(ham_root: Path) -> None:
+    """50 megapixels need no float copy of every pixel on the way to 224 px: the box-reduced
+    path gives the direct antialiased resize's input within 2 grey levels."""
+    import torch
+    from torchvision.transforms.v2 import functional as TF
+
+    from skinxai.preprocessing import to_square_uint8
+
+    lesion = Image.open(ham_root / "images" / "ISIC_0024313.jpg").convert("RGB")
+    huge = lesion.resize((lesion.width * 12, lesion.height * 12), Image.Resampling.BICUBIC)
+    direct = TF.resize(
+        TF.to_image(huge).as_subclass(torch.Tensor),
+        [224, 224],
+        interpolation=TF.InterpolationMode.BICUBIC,
+        antialias=True,
+    )
+    difference = (to_square_uint8(huge, 224).int() - direct.int()).abs()
+    assert difference.max() <= 2 and difference.float().mean() < 0.3
+    small = to_square_uint8(lesion, 224)  # 200x150 (and the data sets' 600x450) untouched
+    assert torch.equal(
+        small,
+        TF.resize(
+            TF.to_image(lesion).as_subclass(torch.Tensor),
+            [224, 224],
+            interpolation=TF.InterpolationMode.BICUBIC,
+            antialias=True,
+        ),
+    )

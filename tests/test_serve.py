@@ -465,3 +465,105 @@ def test_photographs_get_no_diagnosis(server: str) -> None:
         assert response.status_code == 422, response.text
         assert response.json()["error"] == "not_dermoscopic"
         assert "does not look like a dermoscopic" in response.json()["detail"]
+
+
+# Hardening round two: rows 4 and 10 (methods, two files, 405, Host).
+
+
+def push_until_closed(port: int, request_line: str, seconds: float = 10.0) -> dict:
+    """Send ``request_line`` with an endless chunked multipart body on a raw socket, as fast
+    as the server takes it: how much it took in all and after its answer, the status line,
+    and whether the server closed the connection (the body can no longer be sent)."""
+    head = (
+        f"{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+    ).encode()
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.jpg"\r\n\r\n'
+    chunk = b"\xff" * 65536
+    framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    sent, answered_at, answer, pending = 0, None, b"", head + b"%x\r\n%s\r\n" % (len(part), part)
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setblocking(False)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            pending = pending or framed
+            try:
+                count = sock.send(pending)
+                sent, pending = sent + count, pending[count:]
+            except BlockingIOError:
+                time.sleep(0.001)
+            except OSError:  # reset or broken pipe: the server closed the connection
+                return {"sent": sent, "after": sent - (answered_at or sent), "answer": answer}
+            try:
+                received = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return {"sent": sent, "after": sent - (answered_at or sent), "answer": answer}
+            if not received:
+                return {"sent": sent, "after": sent - (answered_at or sent), "answer": answer}
+            answer += received
+            answered_at = sent if answered_at is None else answered_at
+    return {"sent": sent, "after": sent - (answered_at or sent), "answer": answer, "open": True}
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        ("POST /api/v1/predict", b"413"),  # cut off at the 12 MB limit
+        ("GET /api/v1/predict", b"405"),  # a route that never reads the body
+        ("POST /api/v1/nope", b"405"),  # the page's mount, which never reads it either
+        ("POST /healthz", b"405"),
+    ],
+)
+def test_an_answer_before_the_body_ends_closes_the_connection(
+    server: str, request_line: str, status: bytes
+) -> None:
+    pushed = push_until_closed(int(server.rsplit(":", 1)[1]), request_line)
+    assert "open" not in pushed, f"still reading after {pushed['sent'] / 2**20:.0f} MiB"
+    assert pushed["answer"].split(b"\r\n", 1)[0].split(b" ")[1] == status
+    assert b"connection: close" in pushed["answer"].lower()
+    assert pushed["sent"] < 40 * 2**20  # the 12 MB limit plus the socket buffers
+    assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_api_paths_answer_other_methods_with_405(server: str) -> None:
+    for method, path, allowed in (
+        ("GET", "/api/v1/predict", "POST"),
+        ("PUT", "/api/v1/explain", "POST"),
+        ("DELETE", "/api/v1/model", "GET, HEAD"),
+        ("POST", "/healthz", "GET, HEAD"),
+    ):
+        response = httpx.request(method, f"{server}{path}")
+        assert response.status_code == 405, (method, path)
+        assert response.json()["error"] == "method_not_allowed"
+        assert response.headers["allow"] == allowed
+    assert httpx.head(f"{server}/healthz").status_code == 200
+    assert httpx.get(f"{server}/api/v1/nope").status_code == 404
+
+
+def test_two_file_parts_are_refused_not_one_dropped(server: str, lesion: bytes) -> None:
+    response = httpx.post(
+        f"{server}/api/v1/predict",
+        files=[("file", ("a.jpg", lesion)), ("file", ("b.jpg", b"not an image"))],
+        timeout=60,
+    )
+    assert response.status_code == 422 and "exactly one image" in response.json()["detail"]
+
+
+def test_an_unencoded_plus_in_methods_is_refused_by_name(server: str, lesion: bytes) -> None:
+    url = f"{server}/api/v1/explain?methods=cam,gradcam++"  # '+' is a space in a query
+    response = httpx.post(url, files={"file": ("x.jpg", lesion)}, timeout=60)
+    assert response.status_code == 422 and response.json()["error"] == "invalid_methods"
+    assert "'gradcam  '" in response.json()["detail"] and "%2B%2B" in response.json()["detail"]
+    encoded = post(server, "/api/v1/explain", lesion, methods="gradcam++")  # httpx encodes it
+    assert encoded.status_code == 200 and list(encoded.json()["explanations"]) == ["gradcam++"]
+    assert post(server, "/api/v1/explain", lesion, methods="cam,,gradcam").status_code == 422
+
+
+def test_a_host_header_with_more_than_a_host_and_port_is_refused(server: str) -> None:
+    port = server.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}@evil.com", "127.0.0.1/evil", "127.0.0.1:x", "user@localhost"):
+        response = httpx.get(f"{server}/healthz", headers={"Host": host})
+        assert response.status_code == 400 and response.json()["error"] == "invalid_host", host
+    assert httpx.get(f"{server}/healthz", headers={"Host": "::1"}).status_code == 200

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +36,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one readable error line and return the exit to raise."""
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+_signals_received: list[int] = []
+
+
+def _interrupt_on_signals() -> None:
+    """SIGTERM ends a command as Ctrl-C does (a KeyboardInterrupt, so every command cleans up
+    the same way); a second signal during that clean-up is ignored, so it cannot break it off
+    with a traceback; a third ends the process at once."""
+
+    def on_signal(signum: int, _frame) -> None:
+        _signals_received.append(signum)
+        if len(_signals_received) == 1:
+            raise KeyboardInterrupt
+        if len(_signals_received) >= 3:
+            os._exit(128 + _signals_received[0])
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, on_signal)
+
+
+def interrupted_exit_code() -> int:
+    """128 + the signal that stopped the command: 130 for Ctrl-C, 143 for SIGTERM."""
+    return 128 + (_signals_received[0] if _signals_received else signal.SIGINT)
 
 
 def _output_folder(out: Path) -> Path:
@@ -93,6 +119,9 @@ def _image_files(paths: list[Path]) -> list[Path]:
     """Files as given and the images inside folders; a readable error if there are none."""
     from skinxai.predict import expand_inputs
 
+    missing = [path for path in paths if not path.exists() and not path.is_symlink()]
+    if missing:
+        raise fail(f"'{missing[0]}' does not exist")
     try:
         files = expand_inputs(paths)
     except FileNotFoundError as exc:
@@ -140,8 +169,12 @@ def predict(
 def explain(
     paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.")],
     method: Annotated[
-        str, typer.Option(help="Comma-separated methods: cam,gradcam,gradcam++,hirescam,...")
-    ] = "cam,gradcam",
+        str | None,
+        typer.Option(
+            help="Comma-separated methods: cam,gradcam,gradcam++,hirescam,... "
+            "(default: cam,gradcam; with --layer: gradcam, as CAM needs the last feature map)."
+        ),
+    ] = None,
     target: Annotated[
         str | None,
         typer.Option(help="Class to explain (benign/malignant/0/1); default: predicted."),
@@ -161,12 +194,20 @@ def explain(
     from skinxai.explain import METHODS
     from skinxai.explain.batch import explain_files
     from skinxai.explain.core import parse_target
+    from skinxai.model_config import ModelOutputError
 
+    if method is None:
+        method = "gradcam" if layer else "cam,gradcam"
     methods = [m.strip().lower() for m in method.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise fail(
             f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}"
+        )
+    if layer and "cam" in methods:
+        raise fail(
+            "cam uses the classifier weights, so it needs the last feature map: leave out "
+            "--layer, or choose gradient methods (gradcam, gradcam++, hirescam, ...)"
         )
     files = _image_files(paths)
     _output_folder(out)
@@ -194,6 +235,8 @@ def explain(
                 rows.append(row.__dict__)
         except ValueError as exc:
             raise fail(str(exc)) from None
+        except ModelOutputError as exc:
+            raise fail(str(exc), code=1) from None
         except KeyboardInterrupt:
             errors.print(
                 f"interrupted: {len(rows)} images done; {out / 'explanations.json'} lists "
@@ -201,7 +244,7 @@ def explain(
                 highlight=False,
                 soft_wrap=True,
             )
-            raise typer.Exit(130) from None
+            raise typer.Exit(interrupted_exit_code()) from None
     failed = sum(r["error"] is not None for r in rows)
     console.print(
         _diagnosis_table(
@@ -749,7 +792,30 @@ def serve(
         application = create_app(model, max_upload_mb * 2**20, queue, workers, hosts)
     except ModelFileError as exc:
         raise fail(str(exc)) from None
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    listener = _listening_socket(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    errors.print(f"serving on http://{shown}:{port} (Ctrl-C to stop)", highlight=False)
+    server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="info"))
+    server.run(sockets=[listener])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` for uvicorn, or one error line and exit 2 when the
+    address is unknown or taken (uvicorn itself would exit 3)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise fail(f"cannot listen on {host!r}: not an address of this machine ({exc})") from None
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as exc:
+        listener.close()
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return listener
 
 
 @app.command("split-ham10000")
@@ -778,11 +844,12 @@ def split_ham10000(
 
 def main() -> None:
     """The console entry point: user-facing failures end in one line, never a traceback."""
+    _interrupt_on_signals()
     try:
         app()
     except KeyboardInterrupt:
         errors.print("interrupted", highlight=False)
-        sys.exit(130)
+        sys.exit(interrupted_exit_code())
     except OSError as exc:  # a full disk, a file removed mid-run, a permission changed
         errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -277,6 +277,10 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
         config = ModelConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"model config '{config_file}' is not valid JSON: {exc}") from exc
+    except RecursionError:  # "[[[[..." nested deeper than the JSON parser can follow
+        raise ModelFileError(
+            f"model config '{config_file}' is nested too deeply to be a model config"
+        ) from None
     except ModelFileError as exc:
         raise ModelFileError(f"model config '{config_file}': {exc}") from exc
     model = SkinClassifier(config, pretrained=False)
@@ -284,6 +288,7 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"'{path}' is damaged or truncated: {exc}") from exc
+    _refuse_non_finite(state, path)
     expected = model.state_dict()
     try:
         model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
@@ -294,6 +299,16 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
         model.read_gate_from(config.ood_gate.get("block"))
         model.gate = FeatureGate.load(gate_path, model.gate_input_size())
     return model.to(device).eval()
+
+
+def _refuse_non_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    """A weight that is NaN or infinite makes every answer meaningless: refuse the file."""
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(
+                f"'{path}' holds weights that are not numbers (NaN or infinity) in {key}; "
+                "refusing to load it"
+            )
 
 
 def default_model_path() -> Path:

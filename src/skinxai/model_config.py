@@ -24,6 +24,13 @@ class ModelFileError(ValueError):
     """A model file that cannot be loaded safely (wrong format, pickle, mismatched config)."""
 
 
+class ModelOutputError(RuntimeError):
+    """The model computed a probability that is not a number (NaN or infinity): no decision
+    may be read from it. ``code`` names it for machines, as the API answers it."""
+
+    code = "model_output_not_finite"
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a classifier and read its output; stored as JSON."""
@@ -68,6 +75,12 @@ class ModelConfig:
         P(malignant) the sigmoid of the calibrated margin (see the fields above)."""
         margin = (logits[:, 1] - logits[:, 0]).float()
         calibrated = calibrated_logit(margin, self.temperature, self.bias, self.beta_shape)
+        if not torch.isfinite(margin).all() or torch.isnan(calibrated).any():
+            bad = int((~torch.isfinite(margin) | torch.isnan(calibrated)).sum())
+            raise ModelOutputError(
+                f"the model's output is not a number (NaN or infinity) for {bad} of "
+                f"{len(margin)} images; no diagnosis can be read from it (a damaged model?)"
+            )
         return torch.stack([torch.sigmoid(-calibrated), torch.sigmoid(calibrated)], dim=1)
 
     def label(self, p_malignant: float) -> str:
@@ -111,7 +124,10 @@ class ModelConfig:
                 raise ModelFileError(f"{name} must be a list of 3 numbers (R, G, B)")
             for value in values:
                 _check_number(name, value, low, 10.0)
-        if tuple(self.class_names) != CLASS_NAMES:
+        if (
+            not isinstance(self.class_names, (list, tuple))
+            or tuple(self.class_names) != CLASS_NAMES
+        ):
             raise ModelFileError(f"class_names must be {list(CLASS_NAMES)}")
         _check_number("dropout", self.dropout, 0.0, 0.99)
         if self.colour_constancy_p is not None:

@@ -131,6 +131,14 @@ class FeatureGate:
             and gate.components.shape == (k, feature_dim)
             and gate.variances.shape == (k,)
         )
-        if not shapes_fit or not np.isfinite(gate.limit):
+        if not shapes_fit:
             raise ModelFileError(f"gate file '{path}' does not fit this model")
+        tensors_finite = all(
+            bool(torch.isfinite(t).all())
+            for t in (gate.mean, gate.components, gate.variances, gate.noise_variance)
+        )
+        if not tensors_finite or not np.isfinite(gate.limit):
+            raise ModelFileError(
+                f"gate file '{path}' holds values that are not numbers (NaN or infinity)"
+            )
         return gate

@@ -13,6 +13,7 @@ from skinxai.classes import MALIGNANT
 from skinxai.data.paths import list_images
 from skinxai.io import ImageInputError
 from skinxai.model import SkinClassifier
+from skinxai.model_config import ModelOutputError
 from skinxai.ood_gate import not_dermoscopic
 
 
@@ -53,10 +54,19 @@ def predict_files(
                 outcomes.append(len(tensors) - 1)
             except ImageInputError as exc:
                 outcomes.append(PredictionRow(file=str(path), error=str(exc), error_code=exc.code))
-        probs, accepted = model.predict_with_gate(torch.stack(tensors)) if tensors else (None, None)
+        failure: ModelOutputError | None = None
+        try:
+            probs, accepted = (
+                model.predict_with_gate(torch.stack(tensors)) if tensors else (None, None)
+            )
+        except ModelOutputError as exc:  # an error row for each image, never a decision
+            failure, probs, accepted = exc, None, None
         for path, outcome in zip(paths[start : start + batch_size], outcomes, strict=True):
             if isinstance(outcome, PredictionRow):
                 yield outcome
+                continue
+            if failure is not None:
+                yield PredictionRow(file=str(path), error=str(failure), error_code=failure.code)
                 continue
             if accepted is not None and not accepted[outcome]:
                 refusal = not_dermoscopic(f"'{path}'")

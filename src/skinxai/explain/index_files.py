@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from skinxai.explain.descriptions import METHOD_DESCRIPTIONS, WHAT_YOU_ARE_LOOKING_AT
 
@@ -28,6 +29,12 @@ def write_text_atomically(path: Path, text: str) -> None:
         raise
 
 
+def relative_link(file_name: str) -> str:
+    """An href/src for a file beside the page: ``./`` and every byte percent-encoded, so that a
+    name such as ``javascript:alert(1).png`` stays a file name, never a URL scheme."""
+    return "./" + quote(file_name, safe="")
+
+
 def _card(row: dict) -> str:
     name = html.escape(Path(row["file"]).name)
     if row.get("error"):
@@ -35,7 +42,7 @@ def _card(row: dict) -> str:
             f'<article class="card error"><h2>{name}</h2>'
             f"<p>{html.escape(row['error'])}</p></article>"
         )
-    figure = html.escape(row["figure"])
+    figure = relative_link(row["figure"])
     label = html.escape(row.get("decision") or row["label"])
     explained = html.escape(next(iter(row["methods"].values()))["target"])
     return (

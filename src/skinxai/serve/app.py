@@ -28,7 +28,9 @@ from skinxai.explain.core import parse_target
 from skinxai.explain.descriptions import METHOD_DESCRIPTIONS, WHAT_YOU_ARE_LOOKING_AT
 from skinxai.io import ImageInputError, NotAnImageError
 from skinxai.model import SkinClassifier, default_model_path, load_default_model, load_model_file
+from skinxai.model_config import ModelOutputError
 from skinxai.serve import inference
+from skinxai.serve.memory import release_freed_memory
 from skinxai.serve.guards import RequestGuards, max_body_bytes, upload_limit_detail
 
 logger = logging.getLogger("skinxai.serve")
@@ -61,9 +63,19 @@ class InferenceQueue:
             raise ApiError(503, "busy", "the server is busy; retry in a moment")
         self.pending += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor, _then_release_memory, fn, *args
+            )
         finally:
             self.pending -= 1
+
+
+def _then_release_memory(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn`` in the inference thread, then hand the memory it freed back to the system."""
+    try:
+        return fn(*args)
+    finally:
+        release_freed_memory()
 
 
 def _model_summary(model: SkinClassifier, model_path: Path | None) -> dict:
@@ -121,13 +133,25 @@ def _install_error_handlers(app: FastAPI, max_upload_bytes: int) -> None:
 
 
 def _chosen_methods(methods: str) -> list[str]:
-    """The comma-separated ``methods`` query as a list the API serves (1 to 4, no Score-CAM)."""
-    chosen = [m.strip().lower() for m in methods.split(",") if m.strip()]
+    """The comma-separated ``methods`` query as a list the API serves (1 to 4, no Score-CAM).
+    Names are taken as sent: ``gradcam++`` unencoded arrives as ``gradcam`` and two spaces
+    (a ``+`` in a query string is a space), which is refused by name, never read as gradcam."""
+    chosen = [m.lower() for m in methods.split(",")]
     unknown = [m for m in chosen if m not in METHODS]
-    if not chosen or unknown or len(chosen) > 4:
-        raise ApiError(
-            422, "invalid_methods", f"give 1 to 4 of: {', '.join(METHODS)}; unknown: {unknown}"
+    if unknown:
+        hint = (
+            " (a '+' in a query string means a space: send gradcam++ as gradcam%2B%2B)"
+            if any(" " in m for m in unknown)
+            else ""
         )
+        raise ApiError(
+            422,
+            "invalid_methods",
+            f"unknown method(s) {', '.join(repr(m) for m in unknown)}{hint}; "
+            f"choose 1 to 4 of: {', '.join(METHODS)}",
+        )
+    if len(chosen) > 4:
+        raise ApiError(422, "invalid_methods", f"give 1 to 4 methods, not {len(chosen)}")
     if "scorecam" in chosen:
         raise ApiError(422, "invalid_methods", "scorecam is too slow for the API; use the CLI")
     return chosen
@@ -139,7 +163,10 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
     so its 413 is ours), whether its length was declared or not."""
     router = APIRouter(max_body_size=max_body_bytes(max_upload_bytes))
 
-    async def read_upload(file: UploadFile) -> bytes:
+    async def read_upload(request: Request, file: UploadFile) -> bytes:
+        """The one uploaded file's bytes; a second ``file`` part is refused, not dropped."""
+        if len((await request.form()).getlist("file")) != 1:
+            raise ApiError(422, "invalid_request", "send exactly one image in the 'file' part")
         data = await file.read(max_upload_bytes + 1)
         if len(data) > max_upload_bytes:
             raise ApiError(413, "upload_too_large", upload_limit_detail(max_upload_bytes))
@@ -148,6 +175,9 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
     async def run_inference(fn: Callable[..., Any], *args: Any) -> Any:
         try:
             return await state["queue"].run(fn, *args)
+        except ModelOutputError as exc:
+            logger.error("model output not finite: %s", exc)
+            raise ApiError(500, exc.code, str(exc)) from None
         except NotAnImageError as exc:
             raise ApiError(415, exc.code, str(exc)) from None
         except ImageInputError as exc:
@@ -165,13 +195,15 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
 
     @router.post("/api/v1/predict")
     async def predict(
+        request: Request,
         file: Annotated[UploadFile, File(description="A dermoscopic image.")],
     ) -> dict:
-        data = await read_upload(file)
+        data = await read_upload(request, file)
         return await run_inference(inference.prediction, state["model"], data)
 
     @router.post("/api/v1/explain")
     async def explain(
+        request: Request,
         file: Annotated[UploadFile, File(description="A dermoscopic image.")],
         methods: Annotated[str, Query(description="Comma-separated CAM-family methods.")] = (
             "cam,gradcam"
@@ -199,7 +231,7 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
             parsed_target = parse_target(target, state["model"].config.class_names)
         except ValueError as exc:
             raise ApiError(422, "invalid_target", str(exc)) from None
-        data = await read_upload(file)
+        data = await read_upload(request, file)
         return await run_inference(
             inference.explanation,
             state["model"],
@@ -212,7 +244,35 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
             include_overlay,
         )
 
+    _answer_other_methods_with_405(router)
     return router
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _answer_other_methods_with_405(router: APIRouter) -> None:
+    """Every other method on an API path is 405 with ``Allow``: without these routes the page's
+    catch-all mount at / would answer them 404, as if the path did not exist. HEAD is answered
+    wherever GET is."""
+    for route in list(router.routes):
+        if "GET" in route.methods:
+            route.methods.add("HEAD")
+        allowed = set(route.methods)
+        router.add_api_route(
+            route.path,
+            _method_not_allowed(sorted(allowed)),
+            methods=sorted(HTTP_METHODS - allowed),
+            include_in_schema=False,
+        )
+
+
+def _method_not_allowed(allowed: list[str]) -> Callable[[], Any]:
+    async def not_allowed() -> JSONResponse:
+        shown = " or ".join(m for m in allowed if m != "HEAD")
+        return _error(405, "method_not_allowed", f"use {shown} here", {"Allow": ", ".join(allowed)})
+
+    return not_allowed
 
 
 def _offline_docs(app: FastAPI) -> None:

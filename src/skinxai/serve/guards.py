@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers
@@ -24,6 +25,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
+CLOSE = (b"connection", b"close")
 NO_STORE = (b"cache-control", b"no-store")  # API answers are about someone's skin: never cache
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the uploaded file
 
@@ -36,14 +38,23 @@ def default_allowed_hosts(bound_host: str) -> list[str]:
     return sorted({bound_host, "localhost", "127.0.0.1", "::1"})
 
 
-def host_name(host_header: str) -> str:
-    """The name in a Host header without its port: ``[::1]:8000`` -> ``::1``."""
+# RFC 9110 Host: a name or IPv4 address, or an IPv6 address in brackets, then an optional port.
+_HOST = re.compile(
+    r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def host_name(host_header: str) -> str | None:
+    """The name in a Host header without its port (``[::1]:8000`` -> ``::1``); None for a
+    header that is not a host and port, such as ``127.0.0.1:8765@evil.com``."""
     value = host_header.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
+    match = _HOST.fullmatch(value)
+    if match:
+        return match["ipv6"] or match["name"]
+    try:  # a bare IPv6 address, as some clients send it
+        return str(ipaddress.IPv6Address(value))
+    except ValueError:
+        return None
 
 
 def _is_allowed(name: str, allowed: Iterable[str]) -> bool:
@@ -65,7 +76,7 @@ async def send_json_error(send: Send, status: int, code: str, detail: str) -> No
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
+        CLOSE,
         NO_STORE,
         *SECURITY_HEADERS,
     ]
@@ -73,10 +84,23 @@ async def send_json_error(send: Send, status: int, code: str, detail: str) -> No
     await send({"type": "http.response.body", "body": body})
 
 
+class _BodyProgress:
+    """Whether a request's body has been read to its end. A response sent before that (a 413
+    at the limit, a 404 or 405 that never reads the body) closes the connection: otherwise the
+    server would go on reading, and discarding, whatever the client keeps sending."""
+
+    def __init__(self, has_body: bool) -> None:
+        self.unread = has_body
+
+    def saw(self, message: Message) -> None:
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            self.unread = False
+
+
 class RequestGuards:
     """Host check (400 ``invalid_host``), declared size over the limit (413
     ``upload_too_large``), security headers on every response and ``Cache-Control: no-store``
-    on the API's."""
+    on the API's, ``Connection: close`` on a response sent before its request's body was read."""
 
     def __init__(self, app: ASGIApp, max_upload_bytes: int, allowed_hosts: Iterable[str]) -> None:
         self.app = app
@@ -88,7 +112,8 @@ class RequestGuards:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if not _is_allowed(host_name(headers.get("host", "")), self.allowed_hosts):
+        name = host_name(headers.get("host", ""))
+        if name is None or not _is_allowed(name, self.allowed_hosts):
             await send_json_error(send, 400, "invalid_host", "this Host header is not served")
             return
         length = headers.get("content-length")
@@ -103,13 +128,22 @@ class RequestGuards:
         added = (
             (*SECURITY_HEADERS, NO_STORE) if scope["path"].startswith("/api/") else SECURITY_HEADERS
         )
+        body = _BodyProgress(
+            has_body=headers.get("transfer-encoding") is not None or bool(length and int(length))
+        )
+
+        async def receive_tracked() -> Message:
+            message = await receive()
+            body.saw(message)
+            return message
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *added]}
+                extra = [CLOSE] if body.unread else []
+                message = {**message, "headers": [*message.get("headers", []), *added, *extra]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive_tracked, send_with_headers)
 
 
 def max_body_bytes(max_upload_bytes: int) -> int:
