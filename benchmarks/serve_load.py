@@ -162,7 +162,8 @@ class ServerWatch:
 
 
 def chunked_upload(port: int, watch: ServerWatch, total: int = 2**30) -> dict:
-    """Stream ``total`` bytes as a chunked multipart upload until the server answers."""
+    """Stream ``total`` bytes as a chunked multipart upload until the server answers, then go
+    on pushing (for at most 5 s) to see how much more the server takes before it closes."""
     chunk = b"\xff" * 2**20
     head = (
         f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -190,15 +191,88 @@ def chunked_upload(port: int, watch: ServerWatch, total: int = 2**30) -> dict:
                 answer += data
         except OSError:
             pass
+        answered = time.perf_counter() - started
+        after, closed = _push_after_answer(sock, chunk)
     status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1") else None
     return {
         "bytes_offered": total,
         "bytes_sent_before_answer": sent,
+        "bytes_accepted_after_answer": after,
+        "connection_closed_after_answer": closed,
+        "answer_says_connection_close": b"connection: close" in answer.lower(),
         "status": status,
-        "seconds_to_answer": time.perf_counter() - started,
+        "seconds_to_answer": answered,
         "server_peak_rss_growth_bytes": watch.peak_rss - rss_before,
         "server_peak_spooled_bytes": watch.peak_spooled,
     }
+
+
+def _push_after_answer(sock: socket.socket, chunk: bytes, seconds: float = 5.0) -> tuple[int, bool]:
+    """Bytes the server still takes after its answer, and whether it closed the connection
+    (the send fails) within ``seconds``."""
+    sock.settimeout(1)
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    after, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            after += sock.send(framed)
+        except TimeoutError:
+            continue
+        except OSError:
+            return after, True
+    return after, False
+
+
+def large_photos() -> dict[str, bytes]:
+    """A real HAM10000 lesion enlarged to 7000x7000 (49 megapixels) as a JPEG, and the 16-bit
+    7000x7000 grey PNG of the bad-input corpus (0.1 MB on disk, 98 MB decoded)."""
+    import io
+
+    from PIL import Image
+    from tests.bad_input_corpus import grey_16bit_7000
+
+    from skinxai.data.paths import shared_data_dir
+
+    lesion = Image.open(shared_data_dir() / "ham10000" / "images" / "ISIC_0024313.jpg")
+    buffer = io.BytesIO()
+    lesion.convert("RGB").resize((7000, 7000), Image.Resampling.BICUBIC).save(
+        buffer, "JPEG", quality=90
+    )
+    return {"49 MP JPEG": buffer.getvalue(), "49 MP 16-bit PNG": grey_16bit_7000()}
+
+
+def large_uploads(base: str, watch: ServerWatch, photos: dict[str, bytes], concurrent: int) -> dict:
+    """Peak server memory for one large upload at a time (predict and explain), then for
+    ``concurrent`` at once, and the resident memory 2 s after each."""
+    rows = {}
+
+    def measured(name: str, requests: list[tuple[str, bytes]]) -> None:
+        time.sleep(1.0)
+        before = watch.rss()
+        watch.peak_rss = before
+
+        async def send_all() -> list[int]:
+            async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+                answers = await asyncio.gather(
+                    *(client.post(path, files={"file": ("x", data)}) for path, data in requests)
+                )
+                return [a.status_code for a in answers]
+
+        statuses = asyncio.run(send_all())
+        time.sleep(2.0)
+        rows[name] = {
+            "statuses": statuses,
+            "rss_before_bytes": before,
+            "peak_rss_growth_bytes": watch.peak_rss - before,
+            "rss_2s_after_bytes": watch.rss(),
+        }
+
+    for label, data in photos.items():
+        for endpoint in ("/api/v1/predict", "/api/v1/explain"):
+            measured(f"{label} {endpoint.rsplit('/', 1)[1]}", [(endpoint, data)])
+    jpeg = photos["49 MP JPEG"]
+    measured(f"{concurrent} x 49 MP JPEG predict at once", [("/api/v1/predict", jpeg)] * concurrent)
+    return rows
 
 
 async def slow_clients(base: str, port: int, image: bytes, count: int, seconds: float) -> dict:
@@ -245,13 +319,19 @@ async def slow_clients(base: str, port: int, image: bytes, count: int, seconds: 
     }
 
 
-def start_server(port: int, temp_dir: Path) -> subprocess.Popen:
+def start_server(port: int, temp_dir: Path, *options: str) -> subprocess.Popen:
+    """`skinxai serve` with its temporary files and its log (stderr) in ``temp_dir``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "skinxai.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "skinxai.cli", "serve", "--port", str(port), *options],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(temp_dir / f"server-{port}.log").open("w"),
         env={**os.environ, "TMPDIR": str(temp_dir)},
     )
+
+
+def tracebacks(temp_dir: Path) -> int:
+    """Tracebacks in the servers' logs (the answers themselves never carry one)."""
+    return sum(log.read_text().count("Traceback") for log in temp_dir.glob("server-*.log"))
 
 
 def print_load_table(summary: dict, single: dict, clients: int) -> None:
@@ -300,6 +380,11 @@ def print_hostile_table(chunked: dict, slow: dict, single_predict: float) -> Non
     )
     table.add_row("  seconds to the answer", f"{chunked['seconds_to_answer']:.2f}")
     table.add_row(
+        "  MiB the server took after answering (then closed)",
+        f"{chunked['bytes_accepted_after_answer'] / mib:.1f} "
+        f"({'yes' if chunked['connection_closed_after_answer'] else 'NO'})",
+    )
+    table.add_row(
         "  server peak spooled upload, MiB", f"{chunked['server_peak_spooled_bytes'] / mib:.1f}"
     )
     table.add_row(
@@ -316,13 +401,32 @@ def print_hostile_table(chunked: dict, slow: dict, single_predict: float) -> Non
     Console(width=160).print(table)
 
 
+def print_large_table(large: dict, workers: int) -> None:
+    table = Table(title=f"large uploads (--workers {workers}): server memory, MiB")
+    for column in ("upload", "answers", "before", "peak growth", "2 s after"):
+        table.add_column(column, justify="left" if column == "upload" else "right")
+    mib = 2**20
+    for name, row in large.items():
+        table.add_row(
+            name,
+            " ".join(str(s) for s in sorted(set(row["statuses"]))),
+            f"{row['rss_before_bytes'] / mib:.0f}",
+            f"{row['peak_rss_growth_bytes'] / mib:.0f}",
+            f"{row['rss_2s_after_bytes'] / mib:.0f}",
+        )
+    Console(width=160).print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serve_load.json"))
+    parser.add_argument("--large-workers", type=int, default=4)
+    parser.add_argument("--large-concurrent", type=int, default=8)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(ROOT))
     from skinxai.data.specs import resolve_spec
 
     image = resolve_spec("fanconic:test")[400].path.read_bytes()
@@ -341,17 +445,43 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
+        large, large_healthy = run_large_uploads(Path(temp), args)
+        logged_tracebacks = tracebacks(Path(temp))
     print_load_table(summary, single, args.clients)
     print_hostile_table(chunked, slow, single["predict"])
+    print_large_table(large, args.large_workers)
+    server_errors = sum(row["errors"] for row in summary["endpoints"].values())
+    print(
+        f"5xx or failed answers under load: {server_errors}; tracebacks logged: {logged_tracebacks}"
+    )
     payload = {
         "machine": platform.platform(),
         **summary,
         "chunked_1gib_upload": chunked,
         "slow_clients": slow,
-        "healthy_after": healthy,
+        "large_uploads": {"workers": args.large_workers, **large},
+        "healthy_after": healthy and large_healthy,
+        "server_tracebacks_logged": logged_tracebacks,
     }
     Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def run_large_uploads(temp: Path, args: argparse.Namespace) -> tuple[dict, bool]:
+    """A server of its own with ``--large-workers`` inference threads (queue room for every
+    concurrent upload), watched while the large photos go in."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    queue = str(max(3, args.large_concurrent))
+    process = start_server(port, temp, "--workers", str(args.large_workers), "--queue", queue)
+    try:
+        wait_ready(base, process)
+        with ServerWatch(process.pid, temp) as watch:
+            large = large_uploads(base, watch, large_photos(), args.large_concurrent)
+        return large, httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def _corrupt_middle_jpeg() -> bytes:
     return bytes(data)
 
 
-def _grey_16bit_7000() -> bytes:
+def grey_16bit_7000() -> bytes:
     """A 7000x7000 16-bit grey PNG of one value: 0.2 MB on disk, 98 MB decoded (it once took
     the server from 0.9 to 2.3 GB of memory on its way to 8 bits)."""
     return _encode(Image.fromarray(np.full((7000, 7000), 30_000, np.uint16)), "PNG")
@@ -215,7 +215,7 @@ def build_corpus() -> list[Case]:
         Case("truncated.tiff", _encode(lesion, "TIFF")[:100], *CORRUPT),  # its IFD cut off
         # 38 megapixels, under the pixel limit, but 154 MB of RGBA decoded: over the budget.
         Case("png-header-rgba-6200x6200.png", png_claiming(6200, 6200, colour_type=6), *TOO_LARGE),
-        Case("grey-16bit-7000x7000.png", _grey_16bit_7000(), *NOT_DERMOSCOPIC),
+        Case("grey-16bit-7000x7000.png", grey_16bit_7000(), *NOT_DERMOSCOPIC),
     ]
     cases += [Case(f"exif-orientation-{o}.jpg", _exif_oriented(o), *OK) for o in (3, 6, 8)]
     return cases

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -170,3 +171,121 @@ def test_train_option_errors(tmp_path: Path, model_files: Path, options, message
         options = ["--init", str(weights)]
     small = ["--train", "fanconic:test", "--limit", "16", "--input-size", "64", "--workers", "0"]
     assert_one_line_error(["train", *small, "--out", str(tmp_path / "run"), *options], message)
+
+
+# Hardening round two: rows 5 (SIGTERM, a second Ctrl-C), 6 (a named pipe), 7 (exit codes) and
+# 10 (the README's --layer example).
+
+
+def explain_in_background(folder: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "skinxai.cli", "explain", str(folder)),
+            *("--out", str(out), "--batch-size", "4"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def wait_for_figures(out: Path, count: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*.png"))) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def assert_index_lists_exactly_the_figures(out: Path) -> None:
+    rows = json.loads((out / "explanations.json").read_text())
+    assert rows and {row["figure"] for row in rows} == {p.name for p in out.glob("*.png")}
+    assert len(rows) == (out / "index.html").read_text().count('<article class="card"')
+    assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("signals", "code"),
+    [
+        ([signal.SIGTERM], 143),  # as Ctrl-C, with the exit code of SIGTERM
+        ([signal.SIGINT, signal.SIGINT], 130),  # the second arrives during the clean-up
+        ([signal.SIGTERM, signal.SIGTERM], 143),
+    ],
+)
+def test_signals_during_explain_leave_an_index_of_exactly_the_figures(
+    fanconic: Path, tmp_path: Path, signals: list[int], code: int
+) -> None:
+    out = tmp_path / "out"
+    process = explain_in_background(fanconic / "test" / "malignant", out)
+    wait_for_figures(out, 5)
+    for number in signals:
+        process.send_signal(number)
+        time.sleep(0.01)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr[-2000:]
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert_index_lists_exactly_the_figures(out)
+
+
+def test_a_named_pipe_is_an_error_row_not_a_hang(tmp_path: Path, lesion: str) -> None:
+    pipe = tmp_path / "p.jpg"
+    os.mkfifo(pipe)
+    result = subprocess.run(
+        [sys.executable, "-m", "skinxai.cli", "predict", str(pipe), lesion, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,  # reading the pipe would wait for a writer forever
+    )
+    assert result.returncode == 1, result.stderr
+    rows = json.loads(result.stdout)
+    assert rows[0]["error_code"] == "unreadable_path" and "not a regular file" in rows[0]["error"]
+    assert rows[1]["decision"] in ("benign", "malignant", "uncertain")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["predict", "/nope.jpg"],
+        ["explain", "/nope"],
+        ["explain", "/nope.jpg", "--method", "gradcam"],
+    ],
+)
+def test_a_missing_path_is_a_user_error(command: list[str], tmp_path: Path) -> None:
+    if command[0] == "explain":
+        command = [*command, "--out", str(tmp_path / "out")]
+    assert_one_line_error(command, f"'{command[1]}' does not exist")
+
+
+def test_serve_on_a_busy_port_or_an_unknown_host_is_one_error_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for options, message in (
+            (["--port", str(port)], f"cannot listen on 127.0.0.1:{port}"),
+            (["--host", "no-such-host.invalid", "--port", str(port)], "cannot listen on"),
+            (["--host", "203.0.113.7", "--port", str(port)], "cannot listen on 203.0.113.7"),
+        ):
+            result = subprocess.run(
+                [sys.executable, "-m", "skinxai.cli", "serve", *options],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 2, (options, result.stderr[-2000:])
+            assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_readme_layer_example_works(lesion: str, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["explain", lesion, "--layer", "backbone.blocks.5", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "o" / "explanations.json").read_text())
+    assert list(rows[0]["methods"]) == ["gradcam"]  # CAM needs the last map: not the default
+    assert_one_line_error(
+        [
+            *("explain", lesion, "--layer", "backbone.blocks.5"),
+            *("--method", "cam,gradcam", "--out", str(tmp_path / "p")),
+        ],
+        "cam uses the classifier weights",
+    )

@@ -56,9 +56,9 @@ def test_table_output_and_success_exit(ten_images_and_a_fake: Path) -> None:
 
 def test_missing_path_is_one_readable_line(tmp_path: Path) -> None:
     done = run_cli("predict", str(tmp_path / "missing.jpg"))
-    assert done.returncode == 1
-    rows_line = [line for line in done.stdout.splitlines() if "does not exist" in line]
-    assert rows_line
+    assert done.returncode == 2  # a user error, as the README says (it was an error row, 1)
+    assert done.stderr.strip().startswith("error:") and "does not exist" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
 
 
 def test_missing_folder_is_one_readable_line(tmp_path: Path) -> None:

@@ -265,7 +265,7 @@ def test_formats_outside_the_list_never_reach_a_decoder(fmt: str) -> None:
 @pytest.mark.parametrize("keep", [8, 50, 100, 1000])
 def test_a_truncated_tiff_is_a_damaged_image(keep: int) -> None:
     data = encode(gradient_rgb(), "TIFF")
-    with pytest.raises(CorruptImageError, match="TIFF|damaged"):
+    with pytest.raises(CorruptImageError, match=r"TIFF|damaged"):
         load_image(data[:keep])
 
 

@@ -12,7 +12,6 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
-
 # An image whose short side is at least this many times the input size is first shrunk by an
 # integer box filter: the same low-pass picture within 1-2 grey levels, without the float copy
 # of every pixel that the antialiased bicubic resize makes (600 MB for 50 megapixels).

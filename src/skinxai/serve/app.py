@@ -30,8 +30,8 @@ from skinxai.io import ImageInputError, NotAnImageError
 from skinxai.model import SkinClassifier, default_model_path, load_default_model, load_model_file
 from skinxai.model_config import ModelOutputError
 from skinxai.serve import inference
-from skinxai.serve.memory import release_freed_memory
 from skinxai.serve.guards import RequestGuards, max_body_bytes, upload_limit_detail
+from skinxai.serve.memory import release_freed_memory
 
 logger = logging.getLogger("skinxai.serve")
 INTENDED_USE = "Research tool, not a medical device."
@@ -256,9 +256,12 @@ def _answer_other_methods_with_405(router: APIRouter) -> None:
     catch-all mount at / would answer them 404, as if the path did not exist. HEAD is answered
     wherever GET is."""
     for route in list(router.routes):
-        if "GET" in route.methods:
-            route.methods.add("HEAD")
         allowed = set(route.methods)
+        if "GET" in allowed:  # its own route, so that the OpenAPI schema lists GET alone
+            router.add_api_route(
+                route.path, route.endpoint, methods=["HEAD"], include_in_schema=False
+            )
+            allowed.add("HEAD")
         router.add_api_route(
             route.path,
             _method_not_allowed(sorted(allowed)),
