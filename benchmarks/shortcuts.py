@@ -5,7 +5,10 @@
    split by the audit into HAM10000 photos and other ISIC photos; isic2017 test without the
    photos it shares with fanconic; derm7pt, never used to train or select).
 2. Label flips under changes that keep the diagnosis (data/acquisition.py): the share of
-   images whose label at the shipped threshold changes, on fanconic test and derm7pt.
+   images whose label at the shipped threshold changes, on fanconic test and derm7pt; and
+   melanoma10k's black-circle shortcut both ways: a wide black circle (radius 0.55 and 0.8 of
+   half the shorter side, as on Barcelona's photos) drawn on the benign images of every
+   source, and removed (cropped to the bright field) from melanoma10k val's malignant ones.
 3. Where Grad-CAM points on HAM10000 test (lesion masks): pointing game and the map's mass
    inside the lesion, for the predicted class, against a centred Gaussian that knows nothing;
    the same for the decision map (the decided class's CAM minus the other's: the margin's
@@ -31,7 +34,12 @@ from sklearn.metrics import roc_auc_score
 from torch.utils.data import DataLoader
 
 import skinxai
-from skinxai.data.acquisition import DIAGNOSIS_PRESERVING
+from skinxai.data.acquisition import (
+    DIAGNOSIS_PRESERVING,
+    WIDE_CIRCLE_RADII,
+    black_circle,
+    bright_field_box,
+)
 from skinxai.data.folder import LabelledImage
 from skinxai.data.specs import resolve_spec
 from skinxai.evaluation.report import (
@@ -51,6 +59,13 @@ from skinxai.preprocessing import normalize, to_square_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
 FLIP_SETS = ("fanconic:test", "derm7pt")
+CIRCLE_BENIGN_SETS = (
+    "ham10000:test",
+    "fanconic:test",
+    "isic2017:val",
+    "melanoma10k:val",
+    "derm7pt",
+)
 
 
 def sources() -> dict[str, list[LabelledImage]]:
@@ -114,6 +129,37 @@ def flip_rates(model, spec: str) -> dict:
             counts[name] += int((_labels(model, [change(i) for i in images]) != original).sum())
         total += len(images)
     return {"n": total, **{name: count / total for name, count in counts.items()}}
+
+
+def circle_shortcut(model) -> dict:
+    """melanoma10k's black-circle shortcut, both ways: the share of benign images of every
+    source (those without a circle of their own) called malignant more or less often when a
+    wide black circle is drawn on them, at each end of Barcelona's radii; and the share of
+    melanoma10k val's malignant photos with a circle whose label changes when they are
+    cropped to the bright field."""
+    drawn = {}
+    for spec in CIRCLE_BENIGN_SETS:
+        images = [load_image(s.path) for s in resolve_spec(spec) if s.label == 0]
+        images = [image for image in images if bright_field_box(image) is None]
+        original = _labels(model, images)
+        drawn[spec] = {"n": len(images), "called_malignant": float(original.mean())}
+        for radius in WIDE_CIRCLE_RADII:
+            with_circle = _labels(model, [black_circle(radius)(image) for image in images])
+            drawn[spec][f"flips_radius_{radius}"] = float((with_circle != original).mean())
+            drawn[spec][f"called_malignant_radius_{radius}"] = float(with_circle.mean())
+    malignant = [load_image(s.path) for s in resolve_spec("melanoma10k:val") if s.label == 1]
+    boxes = [(image, bright_field_box(image)) for image in malignant]
+    circled = [image.crop(box) for image, box in boxes if box is not None]
+    originals = [image for image, box in boxes if box is not None]
+    before, after = _labels(model, originals), _labels(model, circled)
+    removed = {
+        "n_malignant": len(malignant),
+        "n_with_circle": len(circled),
+        "called_malignant": float(before.mean()),
+        "called_malignant_cropped": float(after.mean()),
+        "flips": float((before != after).mean()),
+    }
+    return {"circle_drawn_on_benign": drawn, "circle_removed_from_melanoma10k_val": removed}
 
 
 def decision_maps(grid: dict, decided: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -198,6 +244,25 @@ def main() -> None:
     for name in DIAGNOSIS_PRESERVING:
         table.add_row(name, *(f"{flips[spec][name]:.1%}" for spec in FLIP_SETS))
     console.print(table)
+    circle = circle_shortcut(model)
+    table = Table(title="the black-circle shortcut: benign images with a circle drawn")
+    for column in ("set", "n", "called malignant", *(f"r={r}: flips" for r in WIDE_CIRCLE_RADII)):
+        table.add_column(column, justify="left" if column == "set" else "right")
+    for spec, row in circle["circle_drawn_on_benign"].items():
+        table.add_row(
+            spec,
+            str(row["n"]),
+            f"{row['called_malignant']:.1%}",
+            *(f"{row[f'flips_radius_{r}']:.1%}" for r in WIDE_CIRCLE_RADII),
+        )
+    console.print(table)
+    removed = circle["circle_removed_from_melanoma10k_val"]
+    console.print(
+        f"melanoma10k val: {removed['n_with_circle']} of {removed['n_malignant']} malignant photos "
+        f"have a black circle; called malignant {removed['called_malignant']:.1%} with it, "
+        f"{removed['called_malignant_cropped']:.1%} cropped to the bright field "
+        f"({removed['flips']:.1%} flip)"
+    )
     pointing = where_gradcam_points(model)
     table = Table(title="HAM10000 test: where the map points (predicted class)")
     table.add_column("map")
@@ -214,6 +279,7 @@ def main() -> None:
         "seconds": time.perf_counter() - started,
         "per_source": sources_table,
         "label_flips": flips,
+        "circle_shortcut": circle,
         "where_gradcam_points_ham10000_test": pointing,
     }
     Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")

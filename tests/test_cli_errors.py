@@ -163,6 +163,7 @@ def test_ctrl_c_during_explain_leaves_an_index_of_exactly_the_figures(
         (["--canonical-resolution", "500"], "canonical_resolution must lie within"),
         (["--val", "fanconic:test~"], "must name two sets as A~B"),
         (["--init", "MISSING_GATE"], "is missing or damaged"),
+        (["--wide-circle-p", "2"], "wide_circle_p must lie between 0 and 1"),
     ],
 )
 def test_train_option_errors(tmp_path: Path, model_files: Path, options, message) -> None:

@@ -95,3 +95,14 @@ def test_split_depends_on_seed(ham_root: Path) -> None:
 def test_unknown_split_is_an_error(ham_root: Path) -> None:
     with pytest.raises(ValueError, match="no HAM10000 images"):
         HAM10000Dataset(ham_root, split="holdout")
+
+
+def test_melanoma10k_splits_are_named_sets() -> None:
+    from skinxai.data.specs import resolve_spec
+
+    train, val = resolve_spec("melanoma10k:train"), resolve_spec("melanoma10k:val")
+    assert (len(train), sum(s.label for s in train)) == (7946, 2947)
+    assert (len(val), sum(s.label for s in val)) == (999, 500)
+    assert not {s.path.name for s in train} & {s.path.name for s in val}
+    with pytest.raises(FileNotFoundError, match="not a folder-per-class"):
+        resolve_spec("melanoma10k:test")

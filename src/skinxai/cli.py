@@ -420,6 +420,10 @@ def train(
     colour_constancy_p: Annotated[
         float | None, typer.Option(help="Shades of Gray norm inside the model (e.g. 6).")
     ] = None,
+    wide_circle_p: Annotated[
+        float | None,
+        typer.Option(help="Share of images given melanoma10k's wide black circle (both classes)."),
+    ] = None,
     canonical_resolution: Annotated[
         int | None, typer.Option(help="Reduce every input to N px a side inside the model.")
     ] = None,
@@ -452,46 +456,27 @@ def train(
     resume: Annotated[bool, typer.Option(help="Resume from OUT/checkpoints/last.ckpt.")] = False,
 ) -> None:
     """Train a classifier (Lightning); writes checkpoints, history.csv, curves.png, model."""
+    options = {name: value for name, value in locals().items() if name not in ("config", "resume")}
+    _train(config, options, resume)
+
+
+# The train command's options that TrainConfig names otherwise (the rest share their names).
+_TRAIN_OPTION_KEYS = {"train_sets": "train", "val_sets": "val"}
+
+
+def _train(config: Path | None, options: dict, resume: bool) -> None:
+    """The YAML config (or the defaults) updated by the options given, then one run of fit;
+    a bad option or data set is one error line."""
     from skinxai.io import ImageInputError
     from skinxai.training import TrainConfig, fit
 
+    changes = {
+        _TRAIN_OPTION_KEYS.get(k, k): (v or None) if isinstance(v, list) else v
+        for k, v in options.items()
+    }
     try:
         base = TrainConfig.from_yaml(config) if config else TrainConfig()
-        settings = base.updated(
-            {
-                "train": train_sets or None,
-                "val": val_sets or None,
-                "out": out,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "lr": lr,
-                "label_smoothing": label_smoothing,
-                "input_size": input_size,
-                "limit": limit,
-                "workers": workers,
-                "accelerator": accelerator,
-                "devices": devices,
-                "num_nodes": num_nodes,
-                "precision": precision,
-                "max_time": max_time,
-                "checkpoint_every_n_steps": checkpoint_every_n_steps,
-                "seed": seed,
-                "version": version,
-                "pretrained": pretrained,
-                "init": init,
-                "augmentation": augmentation,
-                "colour_constancy_p": colour_constancy_p,
-                "canonical_resolution": canonical_resolution,
-                "rim_radius": rim_radius,
-                "symmetry": symmetry,
-                "freeze_blocks": freeze_blocks,
-                "mask_folders": mask_folders or None,
-                "mask_penalty": mask_penalty,
-                "monitor": monitor,
-                "ema_decay": ema_decay,
-                "balance": balance,
-            }
-        )
+        settings = base.updated(changes)
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
     _output_folder(Path(settings.out))

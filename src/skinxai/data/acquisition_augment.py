@@ -14,7 +14,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from skinxai.data.acquisition import rim_weights
+from skinxai.data.acquisition import WIDE_CIRCLE_RADII, rim_weights
 
 
 class _ImageOnly(v2.Transform):
@@ -102,20 +102,35 @@ class RandomDarkVignette(_ImageOnly):
     """Black outside a centred circle (a dermatoscope's rim), radius a random share of half
     the shorter side, with a soft edge: ``acquisition.dark_vignette``'s rim, drawn at random."""
 
-    def __init__(self, min_radius: float = 0.8, max_radius: float = 1.3, p: float = 0.3) -> None:
+    def __init__(
+        self,
+        min_radius: float = 0.8,
+        max_radius: float = 1.3,
+        p: float = 0.3,
+        softness: tuple[float, float] = (0.02, 0.2),
+    ) -> None:
         super().__init__(p)
         self.min_radius, self.max_radius = min_radius, max_radius
+        self.softness = softness
 
     def draw(self) -> dict[str, Any]:
         return {
             "radius": _uniform(self.min_radius, self.max_radius),
-            "softness": _uniform(0.02, 0.2),
+            "softness": _uniform(*self.softness),
         }
 
     def change(self, image: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
         height, width = image.shape[-2:]
         keep = rim_weights(height, width, params["radius"], params["softness"])
         return image * torch.from_numpy(keep).to(image.dtype)
+
+
+def wide_black_circle(p: float) -> RandomDarkVignette:
+    """Barcelona's wide black circle (``acquisition.WIDE_CIRCLE_RADII``, a hard edge) drawn with
+    probability ``p`` on images of either class, so that a circle says nothing of the label
+    (melanoma10k has one on 43% of its malignant training photos and 0.2% of its benign)."""
+    low, high = WIDE_CIRCLE_RADII
+    return RandomDarkVignette(min_radius=low, max_radius=high, p=p, softness=(0.01, 0.04))
 
 
 def acquisition_changes() -> list[v2.Transform]:

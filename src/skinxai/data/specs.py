@@ -16,11 +16,15 @@ from skinxai.data.ham10000 import HamRecord, read_ham_records
 from skinxai.data.paths import list_images, shared_data_dir
 from skinxai.data.splits import SPLITS, read_ham_split
 
+# The data sets stored as ``<name>/<split>/{benign,malignant}/`` under the shared data folder.
+FOLDER_SETS = ("fanconic", "isic2017", "melanoma10k")
+
 
 def resolve_spec(spec: str) -> list[LabelledImage]:
     """The labelled images a spec names, in a stable order.
 
-    ``fanconic:SPLIT`` / ``isic2017:SPLIT`` read ``shared/data/<name>/SPLIT``, ``derm7pt`` the
+    ``fanconic:SPLIT`` / ``isic2017:SPLIT`` / ``melanoma10k:train|val`` read
+    ``shared/data/<name>/SPLIT``, ``derm7pt`` the
     external set (folder-per-class); ``ham10000:SPLIT`` one split of the
     committed grouped manifest (``ham10000`` alone: every image); ``list:FILE`` a CSV written
     by :func:`write_image_list`; ``A~B`` the images of set A that are near-duplicates of an
@@ -33,7 +37,7 @@ def resolve_spec(spec: str) -> list[LabelledImage]:
     name, _, split = spec.partition(":")
     if name == "list" and split:
         return read_image_list(split)
-    if name in ("fanconic", "isic2017") and split:
+    if name in FOLDER_SETS and split:
         return list_labelled_images(shared_data_dir() / name / split)
     if spec == "derm7pt":
         return list_labelled_images(shared_data_dir() / "derm7pt")

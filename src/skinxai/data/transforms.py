@@ -17,20 +17,28 @@ from collections.abc import Sequence
 import torch
 from torchvision.transforms import v2
 
-from skinxai.data.acquisition_augment import RandomResolution, acquisition_changes
+from skinxai.data.acquisition_augment import (
+    RandomResolution,
+    acquisition_changes,
+    wide_black_circle,
+)
 
 RECIPES = ("study", "acquisition")
 
 
 def train_transform(
-    mean: Sequence[float], std: Sequence[float], recipe: str = "study"
+    mean: Sequence[float], std: Sequence[float], recipe: str = "study", wide_circle_p: float = 0.0
 ) -> v2.Compose:
+    """The training pipeline of ``recipe``; ``wide_circle_p`` > 0 also draws melanoma10k's
+    wide black circle on that share of the images, of both classes."""
     if recipe not in RECIPES:
         raise ValueError(f"augmentation must be one of {', '.join(RECIPES)}, not {recipe!r}")
     acquisition = recipe == "acquisition"
+    circle = [wide_black_circle(wide_circle_p)] if wide_circle_p > 0 else []
     return v2.Compose(
         [
             *(acquisition_changes() if acquisition else [RandomResolution()]),
+            *circle,
             v2.RandomHorizontalFlip(),
             v2.RandomVerticalFlip(),
             v2.RandomAffine(

@@ -39,6 +39,9 @@ class TrainConfig:
     augmentation: str = (
         "study"  # "study" (the original study's) or "acquisition" (+ camera changes)
     )
+    # Share of training images (either class) that get melanoma10k's wide black circle drawn
+    # on them, so that a circle says nothing of the label (data.acquisition_augment).
+    wide_circle_p: float = 0.0
     colour_constancy_p: float | None = None  # Shades of Gray norm inside the model; None: off
     # Canonical views inside the model (see ModelConfig): effective resolution, rim radius, and
     # the symmetry of the saved model ("d4" averages 8 views; training and selection use one).
@@ -62,7 +65,9 @@ class TrainConfig:
     accelerator: str = "auto"
     devices: str = "auto"
     num_nodes: int = 1
-    precision: str = "auto"  # bf16-mixed on GPU, 32-true on CPU
+    # "auto": bf16-mixed wherever the device computes bf16 natively (a GPU, or a CPU with
+    # AVX-512 BF16 / AMX), 32-true elsewhere; "32-true" asks for fp32 (skinxai.precision).
+    precision: str = "auto"
     limit: int = 0  # >0: a stratified random subset of this many training images (tests, smoke)
     checkpoint_every_n_steps: int = 50
     max_time: str | None = None  # Lightning's "DD:HH:MM:SS" wall-clock limit
@@ -91,6 +96,8 @@ class TrainConfig:
             raise ValueError(f"monitor must be one of {', '.join(MONITORS)}")
         if config.ema_decay is not None and not 0 < config.ema_decay < 1:
             raise ValueError(f"ema_decay must lie between 0 and 1, not {config.ema_decay}")
+        if not 0 <= config.wide_circle_p <= 1:
+            raise ValueError(f"wide_circle_p must lie between 0 and 1, not {config.wide_circle_p}")
         if config.mask_penalty > 0 and not config.mask_folders:
             raise ValueError("mask_penalty needs mask_folders (where the lesion masks are)")
         return config

@@ -28,6 +28,7 @@ from skinxai.data.folder import LabelledImage
 from skinxai.data.specs import resolve_spec, resolve_specs, stratified_subset
 from skinxai.data.transforms import eval_transform, train_transform
 from skinxai.model import ModelConfig, load_model_file, save_model
+from skinxai.precision import training_precision
 from skinxai.training.balance import class_weights, source_names, within_source_weights
 from skinxai.training.config import TrainConfig
 from skinxai.training.history import HistoryCallback
@@ -211,9 +212,7 @@ def _weight_averaging(config: TrainConfig) -> list[Callback]:
 
 
 def _precision(config: TrainConfig, gpu: bool) -> str:
-    if config.precision == "auto":
-        return "bf16-mixed" if gpu else "32-true"
-    return config.precision
+    return training_precision(config.precision, "cuda" if gpu else "cpu")
 
 
 def fit(config: TrainConfig, resume: bool = False) -> Path:
@@ -238,7 +237,7 @@ def fit(config: TrainConfig, resume: bool = False) -> Path:
     train_set = DecodedDataset(
         train_samples,
         config.input_size,
-        train_transform(mean, std, config.augmentation),
+        train_transform(mean, std, config.augmentation, config.wide_circle_p),
         mask_folders=[Path(f) for f in config.mask_folders] if config.mask_penalty > 0 else (),
         weights=_image_weights(config, train_samples, train_sources),
     )

@@ -11,6 +11,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from skinxai.classes import MALIGNANT
 from skinxai.model import ModelConfig, SkinClassifier
+from skinxai.precision import uses_channels_last
 from skinxai.training.balance import weighted_cross_entropy
 from skinxai.training.lesion_focus import decision_map, outside_lesion_share
 from skinxai.training.trunk import freeze_trunk
@@ -63,11 +64,11 @@ class SkinClassifierModule(L.LightningModule):
         return self
 
     def on_fit_start(self) -> None:
-        if self.device.type == "cuda":
+        if uses_channels_last(self.device.type):
             self.model.to(memory_format=torch.channels_last)
 
     def _inputs(self, images: torch.Tensor) -> torch.Tensor:
-        if self.device.type == "cuda":
+        if uses_channels_last(self.device.type):
             return images.contiguous(memory_format=torch.channels_last)
         return images
 
@@ -105,8 +106,11 @@ class SkinClassifierModule(L.LightningModule):
         self._val_outputs = []
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        """Scored in fp32 whatever the training precision: the selection sees the numbers the
+        shipped model's inference computes."""
         labels = batch["label"]
-        logits = self.model(self._inputs(batch["image"])).float()
+        with torch.autocast(self.device.type, enabled=False):
+            logits = self.model(self._inputs(batch["image"])).float()
         loss = self.loss_fn(logits, labels)
         p_malignant = logits.softmax(1)[:, MALIGNANT]
         self.val_accuracy(logits.argmax(1), labels)
