@@ -34,14 +34,19 @@ SETTINGS = {  # name: (Lightning precision, channels_last)
 }
 
 
-def real_batch(batch_size: int, input_size: int) -> dict[str, torch.Tensor]:
-    """``batch_size`` fanconic training images, normalised, with their labels."""
+def real_samples(batch_size: int) -> list:
+    """``batch_size`` fanconic training images, spread over the set (both classes)."""
     from skinxai.data.specs import resolve_spec
+
+    return resolve_spec("fanconic:train")[::97][:batch_size]
+
+
+def real_batch(samples: list, input_size: int) -> dict[str, torch.Tensor]:
+    """The images normalised as training feeds them, with their labels."""
     from skinxai.io import load_image
     from skinxai.model import ModelConfig
     from skinxai.preprocessing import normalize, to_square_uint8
 
-    samples = resolve_spec("fanconic:train")[::97][:batch_size]
     config = ModelConfig()
     images = torch.stack(
         [
@@ -49,27 +54,19 @@ def real_batch(batch_size: int, input_size: int) -> dict[str, torch.Tensor]:
             for s in samples
         ]
     )
-    labels = torch.tensor([s.label for s in samples])
-    return {"image": images, "label": labels}
+    return {"image": images, "label": torch.tensor([s.label for s in samples])}
 
 
-def make_module(recipe: Path):
+def make_module(recipe: Path, samples: list):
+    """The recipe's Lightning module as ``skinxai train`` builds it, from ImageNet weights
+    (the recipe's ``init`` is a run this machine may not have)."""
+    import dataclasses
+
     from skinxai.training.config import TrainConfig
-    from skinxai.training.fit import _model_config
-    from skinxai.training.lightning_module import SkinClassifierModule
+    from skinxai.training.fit import _model_config, _module
 
-    config = TrainConfig.from_yaml(recipe)
-    module = SkinClassifierModule(
-        model_config=json.loads(_model_config(config).to_json()),
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        lr_factor=config.lr_factor,
-        lr_patience=config.lr_patience,
-        label_smoothing=config.label_smoothing,
-        freeze_blocks=config.freeze_blocks,
-        pretrained=True,
-    )
-    return module, config
+    config = dataclasses.replace(TrainConfig.from_yaml(recipe), init=None)
+    return _module(config, _model_config(config), samples), config
 
 
 def step_runner(module, precision: str, channels_last: bool):
@@ -111,8 +108,9 @@ def main() -> None:
     from skinxai.precision import bf16_supported, training_precision
 
     torch.manual_seed(0)
-    module, config = make_module(Path(args.recipe))
-    batch = real_batch(args.batch_size, config.input_size)
+    samples = real_samples(args.batch_size)
+    module, config = make_module(Path(args.recipe), samples)
+    batch = real_batch(samples, config.input_size)
     runners = {name: step_runner(module, *setting) for name, setting in SETTINGS.items()}
     for prepare, run in runners.values():  # warm-up: oneDNN picks kernels on the first step
         prepare()

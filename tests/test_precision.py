@@ -4,7 +4,6 @@ AVX-512 BF16 / AMX included), fp32 when asked; a small real run in each."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import torch
 
 from skinxai.model import load_model_file
 from skinxai.precision import BF16_MIXED, FP32, bf16_supported, training_precision
-from tests.test_training import history, train_command
+from tests.test_training import history, run_training
 
 
 def test_auto_picks_bf16_where_the_device_has_it() -> None:
@@ -28,16 +27,11 @@ def test_auto_picks_bf16_where_the_device_has_it() -> None:
 @pytest.mark.parametrize("precision", ["auto", "32-true"])
 def test_a_small_run_trains_and_exports_fp32_weights(tmp_path: Path, precision: str) -> None:
     out = tmp_path / precision
-    done = subprocess.run(
-        [
-            *train_command(out, "--limit", "48", "--epochs", "1", "--batch-size", "16"),
-            *("--precision", precision, "--freeze-blocks", "3"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    run_training(
+        out,
+        *("--limit", "48", "--epochs", "1", "--batch-size", "16"),
+        *("--precision", precision, "--freeze-blocks", "3"),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["precision"] == training_precision(precision, "cpu")
     row = history(out)[0]
@@ -57,13 +51,7 @@ def test_validation_scores_in_fp32_under_bf16_training(tmp_path: Path, fanconic:
     if not bf16_supported("cpu"):
         pytest.skip("this CPU has no bf16: auto trains in fp32")
     out = tmp_path / "bf16"
-    done = subprocess.run(
-        train_command(out, "--limit", "48", "--epochs", "1", "--batch-size", "16"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_training(out, "--limit", "48", "--epochs", "1", "--batch-size", "16")
     model = load_model_file(out / "model.safetensors")
     samples = stratified_subset(resolve_spec("fanconic:test"), 24, 0)  # fit's validation subset
     p = model.predict_proba([s.path for s in samples])[:, 1]

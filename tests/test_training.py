@@ -43,15 +43,15 @@ def history(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def run_training(out: Path, *extra: str) -> None:
+    """A small `skinxai train` run in a process of its own; it must succeed."""
+    done = subprocess.run(train_command(out, *extra), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_small_run_writes_everything(tmp_path: Path, fanconic: Path) -> None:
     out = tmp_path / "run"
-    done = subprocess.run(
-        train_command(out, "--limit", "64", "--epochs", "2", "--batch-size", "16"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_training(out, "--limit", "64", "--epochs", "2", "--batch-size", "16")
     rows = history(out)
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert list(rows[0]) == [

@@ -137,11 +137,21 @@ def _looks_like(data: bytes) -> str | None:
     return None
 
 
-def decoded_bytes(mode: str, width: int, height: int) -> int:
-    """Memory the decoded pixels take: pixels x channels x bytes per sample of Pillow's mode."""
-    described = ImageMode.getmode(mode)
+def channels_and_bits(mode: str) -> tuple[int, int]:
+    """Channels and bits per sample of a Pillow mode (4 x 8 for a mode Pillow cannot describe:
+    the most any of its modes takes)."""
+    try:
+        described = ImageMode.getmode(mode)
+    except KeyError:
+        return 4, 8
     sample_bytes = np.dtype(described.typestr).itemsize if described.typestr else 1
-    return width * height * len(described.bands) * sample_bytes
+    return len(described.bands), 8 * sample_bytes
+
+
+def decoded_bytes(mode: str, width: int, height: int) -> int:
+    """Memory the decoded pixels take: pixels x channels x bits per sample / 8 of the mode."""
+    channels, bits = channels_and_bits(mode)
+    return width * height * channels * bits // 8
 
 
 def _open_checked(data: bytes, name: str, max_pixels: int) -> Image.Image:
@@ -182,11 +192,10 @@ def _check_size(image: Image.Image, name: str, max_pixels: int) -> None:
         )
     needed = decoded_bytes(image.mode, width, height)
     if needed > MAX_DECODED_BYTES:
-        channels = len(ImageMode.getmode(image.mode).bands)
+        channels, bits = channels_and_bits(image.mode)
         raise ImageTooLargeError(
             f"{name} would take {_mb(needed)} decoded ({width}x{height} pixels, {channels} "
-            f"channels of {8 * needed // (width * height * channels)} bits); "
-            f"the limit is {_mb(MAX_DECODED_BYTES)}."
+            f"channels of {bits} bits); the limit is {_mb(MAX_DECODED_BYTES)}."
         )
     if min(width, height) < MIN_SIDE:
         raise ImageTooSmallError(
