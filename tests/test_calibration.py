@@ -265,3 +265,59 @@ def test_calibrate_command_writes_a_calibrated_model(tmp_path, fanconic) -> None
         ["calibrate", "--val", str(folder), "--operating-point", "accuracy=0.9", "--out", str(out)],
     )
     assert bad_goal.exit_code == 2 and "operating point" in bad_goal.output
+
+
+def test_per_source_threshold_is_the_strictest_of_the_sources() -> None:
+    from skinxai.metrics.operating_point import per_source_threshold
+
+    rng = np.random.default_rng(0)
+    easy = (rng.beta(2, 5, 300), rng.beta(5, 2, 100))  # source a separates well
+    hard = (rng.beta(2, 3, 300), rng.beta(3, 2, 100))  # source b does not
+    p = np.concatenate([*easy, *hard])
+    labels = np.array(([0] * 300 + [1] * 100) * 2)
+    sources = ["a"] * 400 + ["b"] * 400
+    threshold, own = per_source_threshold(p, labels, sources, "sensitivity", 0.9, None)
+    assert threshold == min(own.values()) == own["b"] < own["a"]
+    for name in ("a", "b"):
+        part = np.array(sources) == name
+        assert rates_at(p[part], labels[part], threshold)["sensitivity"] >= 0.9
+    highest, own_spec = per_source_threshold(p, labels, sources, "specificity", 0.8, None)
+    assert highest == max(own_spec.values())
+
+
+def test_calibrate_with_the_goal_on_each_source(tmp_path, fanconic, data_dir) -> None:
+    """Two real validation folders (fanconic test and melanoma10k val images stand in): the
+    sensitivity goal holds on each, and the config reports each source's rates."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from skinxai.cli import app
+
+    folders = []
+    for name, root in (("a", fanconic / "test"), ("b", data_dir / "melanoma10k" / "val")):
+        for cls, count in (("benign", 30), ("malignant", 20)):
+            (tmp_path / name / cls).mkdir(parents=True)
+            for path in sorted((root / cls).glob("*.jpg"))[:count]:
+                shutil.copy(path, tmp_path / name / cls / path.name)
+        folders += ["--val", str(tmp_path / name)]
+    out = tmp_path / "model.safetensors"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("calibrate", *folders, "--operating-point", "sensitivity=0.85"),
+            *("--goal-per-source", "--goal-confidence", "0", "--out", str(out)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads(out.with_suffix(".json").read_text())
+    point = config["operating_point"]
+    assert point["holds_on"] == "each source" and set(point["per_source"]) == {
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+    }
+    for rates in point["per_source"].values():
+        assert rates["n"] == 50 and rates["sensitivity"] >= 0.85
+    assert config["threshold"] == min(r["own_threshold"] for r in point["per_source"].values())
+    assert "sensitivity / specificity" in result.output

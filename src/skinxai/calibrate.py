@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skinxai.data.specs import lesion_groups, resolve_specs, stratified_subset
+from skinxai.data.specs import lesion_groups, resolve_spec, resolve_specs, stratified_subset
 from skinxai.evaluation.report import RawPredictions, predict_logits
 from skinxai.metrics.calibration import (
     SCALINGS,
@@ -22,7 +22,7 @@ from skinxai.metrics.calibration import (
     rates_at,
     threshold_for_goal,
 )
-from skinxai.metrics.operating_point import confident_threshold
+from skinxai.metrics.operating_point import confident_threshold, per_source_threshold
 from skinxai.model import SkinClassifier
 from skinxai.model_config import ModelConfig
 from skinxai.ood_gate import DEFAULT_GATE_BLOCK, DEFAULT_QUANTILE, FeatureGate
@@ -78,6 +78,7 @@ def calibrated_config(
     gate_limit: int = 3000,
     batch_size: int = 64,
     gate_block: int | None = DEFAULT_GATE_BLOCK,
+    goal_per_source: bool = False,
 ) -> tuple[ModelConfig, FeatureGate | None]:
     """A copy of the model's config with probability scaling, threshold, operating point,
     uncertain band and a calibration report, all fitted on ``val_specs``; and, when
@@ -85,10 +86,13 @@ def calibrated_config(
     limit also sees the validation sets ``gate_val_specs`` and which reads backbone block
     ``gate_block`` (None: the last feature map). The threshold reaches ``goal`` >= ``value``
     at the ``goal_confidence`` lower bound of a bootstrap over lesions (None: on the
-    validation images themselves)."""
+    validation images themselves): on the pooled ``val_specs``, or with ``goal_per_source`` on
+    each of them (the strictest of their thresholds; the scaling is fitted on the pool)."""
     if gate_train_specs:
         model.read_gate_from(gate_block)
-    samples = resolve_specs(list(val_specs))
+    parts = [resolve_spec(spec) for spec in val_specs]  # once each: A~B runs an audit
+    samples = [sample for part in parts for sample in part]
+    sources = [spec for spec, part in zip(val_specs, parts, strict=True) for _ in part]
     raw = _usable(predict_logits(model, samples, batch_size), "validation")
     gate, gate_report = model.gate, model.config.ood_gate
     if gate_train_specs:
@@ -102,7 +106,13 @@ def calibrated_config(
     scaling, report = _fit_scaling(raw.logits, labels)
     p = p_malignant(raw.logits, *scaling)
     groups = lesion_groups([s.path for s in samples])
-    if goal_confidence is None:
+    per_source: dict[str, dict] = {}
+    if goal_per_source:
+        threshold, own = per_source_threshold(
+            p, labels, sources, goal, value, goal_confidence, groups
+        )
+        per_source = _rates_per_source(p, labels, sources, threshold, own)
+    elif goal_confidence is None:
         threshold = threshold_for_goal(p, labels, goal, value)
     else:
         threshold = confident_threshold(p, labels, goal, value, goal_confidence, groups)
@@ -121,7 +131,9 @@ def calibrated_config(
             "resampled_by": "lesion (HAM10000 lesion_id; other images alone)",
             "n_lesions": len(set(groups)),
             "fitted_on": list(val_specs),
+            "holds_on": "each source" if goal_per_source else "the pooled sets",
             **rates_at(p, labels, threshold),
+            **({"per_source": per_source} if per_source else {}),
         },
         uncertain_band=(band.low, band.high),
         calibration={
@@ -134,6 +146,27 @@ def calibrated_config(
         },
     )
     return config, gate
+
+
+def _rates_per_source(
+    p: np.ndarray,
+    labels: np.ndarray,
+    sources: Sequence[str],
+    threshold: float,
+    own: dict[str, float],
+) -> dict[str, dict]:
+    """Each source's n, its own threshold for the goal, and its rates at the chosen one."""
+    sources = np.asarray(sources)
+    report = {}
+    for name, own_threshold in own.items():
+        part = sources == name
+        report[name] = {
+            "n": int(part.sum()),
+            "n_malignant": int(labels[part].sum()),
+            "own_threshold": own_threshold,
+            **rates_at(p[part], labels[part], threshold),
+        }
+    return report
 
 
 def _refit_gate(

@@ -651,6 +651,14 @@ def calibrate(
         int,
         typer.Option(min=-1, help="Backbone block the gate reads (-1: the last feature map)."),
     ] = 4,
+    goal_per_source: Annotated[
+        bool,
+        typer.Option(
+            "--goal-per-source/--goal-on-pool",
+            help="The threshold's goal holds on each --val set (the strictest threshold), "
+            "not only on their pool.",
+        ),
+    ] = False,
 ) -> None:
     """Fit probability scaling, threshold and "uncertain" band on validation data; write the
     model."""
@@ -680,6 +688,7 @@ def calibrate(
             gate_val_specs=gate_val or (),
             gate_limit=gate_limit,
             gate_block=None if gate_block == -1 else gate_block,
+            goal_per_source=goal_per_source,
         )
     except (FileNotFoundError, ValueError, ImageInputError) as exc:
         raise fail(str(exc)) from None
@@ -724,6 +733,13 @@ def _calibration_table(config, val_sets: list[str]) -> Table:
             for key in ("ece_15_bins", "brier", "nll")
         ),
     ]
+    for source, rates in point.get("per_source", {}).items():
+        rows.append(
+            (
+                f"  {source} (n={rates['n']}): sensitivity / specificity",
+                f"{rates['sensitivity']:.3f} / {rates['specificity']:.3f}",
+            )
+        )
     if config.ood_gate:
         gate = config.ood_gate
         rows.append(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skinxai.metrics.calibration import GOALS
+from skinxai.metrics.calibration import GOALS, threshold_for_goal
 
 
 def bootstrap_weights(groups: Sequence[str], replicates: int, seed: int = 0) -> np.ndarray:
@@ -62,3 +62,31 @@ def confident_threshold(
     if goal == "sensitivity":
         return float(-sorted_scores[k])
     return float(np.nextafter(sorted_scores[k], np.inf))
+
+
+def per_source_threshold(
+    p: np.ndarray,
+    labels: np.ndarray,
+    sources: Sequence[str],
+    goal: str,
+    value: float,
+    confidence: float | None = 0.95,
+    groups: Sequence[str] | None = None,
+) -> tuple[float, dict[str, float]]:
+    """One threshold whose ``goal`` >= ``value`` holds on every source, not only on the pool:
+    each source's own threshold (with ``confidence`` over its lesions, or on its images when
+    None), then the strictest of them (the lowest for a sensitivity goal, the highest for a
+    specificity goal). Returns it and each source's own threshold."""
+    p, labels, sources = np.asarray(p, dtype=np.float64), np.asarray(labels), np.asarray(sources)
+    groups = np.asarray([str(i) for i in range(len(p))] if groups is None else list(groups))
+    own: dict[str, float] = {}
+    for name in dict.fromkeys(sources.tolist()):
+        part = sources == name
+        if confidence is None:
+            own[name] = threshold_for_goal(p[part], labels[part], goal, value)
+        else:
+            own[name] = confident_threshold(
+                p[part], labels[part], goal, value, confidence, groups[part].tolist()
+            )
+    strictest = min(own.values()) if goal == "sensitivity" else max(own.values())
+    return strictest, own
