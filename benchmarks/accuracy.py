@@ -5,8 +5,10 @@ documented near-duplicates of fanconic train), the HAM10000 grouped test split, 
 (full, and without its photos that fanconic also holds: 108 of its malignant images are
 fanconic photos, a source the model trained on), derm7pt (external: another source, never
 used to train, calibrate or select), and for reference the validation splits (HAM10000 val
-chose the checkpoint and fitted the calibration, isic2017 val set the gate's limit). Prints a
-table and writes benchmarks/results/accuracy.json. Run: .venv/bin/python benchmarks/accuracy.py
+chose the checkpoint and fitted the calibration, isic2017 val set the gate's limit,
+melanoma10k val: 500 malignant photos of the ISIC 2019/2020 clinics, a validation source since
+issue 21). Prints a table and writes benchmarks/results/accuracy.json.
+Run: .venv/bin/python benchmarks/accuracy.py
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ from skinxai.evaluation import evaluate
 from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-# The shipped model's two training stages: v1 (fanconic + HAM10000), then isic2017 added.
-TRAINING_LISTS = ["list:configs/default_train.csv", "list:configs/clinics_train.csv"]
+# The shipped model's training stages: v1 (fanconic + HAM10000), isic2017 added (v2c), then
+# melanoma10k train added (v3a).
+TRAINING_LISTS = [
+    "list:configs/default_train.csv",
+    "list:configs/clinics_train.csv",
+    "list:configs/melanoma10k_train.csv",
+]
 FANCONIC = ["fanconic:train", "fanconic:test"]
 SETS = {
     "fanconic:test": [],
@@ -38,6 +45,7 @@ SETS = {
     "derm7pt": [],
     "ham10000:val": [],
     "isic2017:val": [],
+    "melanoma10k:val": [],
 }
 SUBSETS = {
     "fanconic:test minus near-duplicates of the training lists": ("fanconic:test", TRAINING_LISTS),
@@ -98,8 +106,9 @@ def main() -> None:
         "skinxai": skinxai.__version__,
         "machine": platform.platform(),
         "seconds": round(time.perf_counter() - started, 1),
-        "note": "ham10000:val chose the checkpoint and fitted the calibration and isic2017:val set "
-        "the gate's limit: neither is a test set. derm7pt is external: never used to train, "
+        "note": "the validation sets (ham10000:val, isic2017:val, melanoma10k:val and fanconic's "
+        "copies of HAM10000 val) chose the checkpoint, fitted the calibration and the threshold "
+        "and set the gate's limit: none is a test set. derm7pt is external: never used to train, "
         "calibrate or select",
         "results": results,
     }

@@ -36,6 +36,7 @@ DERMOSCOPIC = {
     "ham10000:test": "ham10000:test",
     "fanconic:test": "fanconic:test",
     "isic2017:val (set the limit)": "isic2017:val",
+    "melanoma10k:val": "melanoma10k:val",
     "derm7pt (external)": "derm7pt",
 }
 
@@ -50,8 +51,9 @@ def pil_scores(model, images: dict) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "ood_gate.json"))
+    parser.add_argument("--model", default=None, help="model file (default: the shipped one)")
     args = parser.parse_args()
-    model = skinxai.load_model()
+    model = skinxai.load_model(args.model)
     if model.gate is None:
         raise SystemExit("the shipped model has no gate: run skinxai calibrate --gate-train ...")
     started = time.perf_counter()

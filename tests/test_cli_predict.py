@@ -77,10 +77,10 @@ def test_pickle_model_is_refused(tmp_path: Path, fanconic: Path) -> None:
 
 
 def test_rows_carry_the_decision(fanconic: Path, default_model) -> None:
-    from tests.test_serve import uncertain_lesion
+    from tests.test_serve import confident_malignant, uncertain_lesion
 
     uncertain = uncertain_lesion(default_model, fanconic)
-    confident = sorted((fanconic / "test" / "malignant").glob("*.jpg"))[0]
+    confident = confident_malignant(default_model, fanconic)
     done = run_cli("predict", str(uncertain), str(confident), "--json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
@@ -89,12 +89,14 @@ def test_rows_carry_the_decision(fanconic: Path, default_model) -> None:
     assert "uncertain" in table.stdout
 
 
-def test_a_scanned_page_gets_an_error_row_not_a_diagnosis(tmp_path: Path, fanconic: Path) -> None:
-    from tests.test_serve import scanned_page
+def test_a_scanned_page_gets_an_error_row_not_a_diagnosis(
+    tmp_path: Path, fanconic: Path, default_model
+) -> None:
+    from tests.test_serve import confident_malignant, scanned_page
 
     page = tmp_path / "page.jpg"
     page.write_bytes(scanned_page())
-    lesion = sorted((fanconic / "test" / "malignant").glob("*.jpg"))[0]
+    lesion = confident_malignant(default_model, fanconic)
     done = run_cli("predict", str(page), str(lesion), "--json")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     rows = json.loads(done.stdout)

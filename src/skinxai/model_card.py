@@ -67,12 +67,28 @@ def calibration_lines(model: dict) -> list[str]:
         f"- Threshold {model['threshold']:.4f}, chosen for {point['goal']} >= {point['value']}"
         f"{_confidence_text(point)} on validation (reached there: sensitivity "
         f"{point['sensitivity']:.3f}, specificity {point['specificity']:.3f}).",
+        *_per_source_lines(point),
         f"- Uncertain band [{band[0]:.4f}, {band[1]:.4f}): the widest-coverage band whose "
         f"confident answers reach accuracy {report['target_accuracy_of_confident_answers']} on"
         f" validation (coverage {report['coverage']:.3f}, accuracy "
         f"{report['covered_accuracy']:.3f}).",
         *_gate_lines(model.get("ood_gate")),
         "",
+    ]
+
+
+def _per_source_lines(point: dict) -> list[str]:
+    """The operating point on each validation source, when the goal was set on each."""
+    if not point.get("per_source"):
+        return []
+    return [
+        "- The goal holds on each validation source (the strictest of their own thresholds):",
+        *(
+            f"  {name} ({rates['n']} images): sensitivity {rates['sensitivity']:.3f}, "
+            f"specificity {rates['specificity']:.3f} (its own threshold "
+            f"{rates['own_threshold']:.4f})."
+            for name, rates in point["per_source"].items()
+        ),
     ]
 
 
@@ -118,6 +134,8 @@ RECIPE_KEYS = (
     "early_stop_patience",
     "balance",
     "augmentation",
+    "wide_circle_p",
+    "precision",
     "init",
     "colour_constancy_p",
     "canonical_resolution",
@@ -171,7 +189,13 @@ def _recipe_lines(config: dict) -> list[str]:
         *(f"| {key} | {config.get(key)} |" for key in RECIPE_KEYS),
         "",
         f"Augmentation ({config.get('augmentation', 'study')}): "
-        f"{AUGMENTATION[config.get('augmentation', 'study')]}",
+        f"{AUGMENTATION[config.get('augmentation', 'study')]}"
+        + (
+            f" Barcelona's wide black circle (radius 0.55-0.8 of half the shorter side) drawn "
+            f"on {config['wide_circle_p']:.0%} of the images of both classes."
+            if config.get("wide_circle_p")
+            else ""
+        ),
         f"AdamW, ReduceLROnPlateau and EarlyStopping on `{config.get('monitor', 'val_loss')}`; the",
         "checkpoint best on it is shipped (fp32 safetensors).",
         "",
