@@ -102,7 +102,10 @@ def test_explain_eval_writes_the_report_and_the_sanity_check_sorts_methods(
     gradcam = methods["gradcam"]
     for key in ("pointing_game", "pointing_game_tolerant", "energy_inside", "iou_at_0.5"):
         entry = gradcam[key]
-        assert entry["n"] == 10 and entry["low"] <= entry["mean"] <= entry["high"], key
+        # energy inside is NaN (left out) for an all-zero map: no evidence for the explained
+        # class anywhere, which the shipped model gives on some of these lesions
+        expected = range(7, 11) if key == "energy_inside" else (10,)
+        assert entry["n"] in expected and entry["low"] <= entry["mean"] <= entry["high"], key
     assert 0.05 <= gradcam["best_iou"]["threshold"] <= 0.95
     assert gradcam["deletion_auc"]["n"] == 1 and gradcam["road_morf"]["n"] == 1
     # the sanity check: Grad-CAM's maps follow the weights, the Sobel map cannot
