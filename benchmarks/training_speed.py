@@ -41,19 +41,9 @@ def real_samples(batch_size: int) -> list:
     return resolve_spec("fanconic:train")[::97][:batch_size]
 
 
-def real_batch(samples: list, input_size: int) -> dict[str, torch.Tensor]:
-    """The images normalised as training feeds them, with their labels."""
-    from skinxai.io import load_image
-    from skinxai.model import ModelConfig
-    from skinxai.preprocessing import normalize, to_square_uint8
-
-    config = ModelConfig()
-    images = torch.stack(
-        [
-            normalize(to_square_uint8(load_image(s.path), input_size), config.mean, config.std)
-            for s in samples
-        ]
-    )
+def real_batch(module, samples: list) -> dict[str, torch.Tensor]:
+    """The images as the model preprocesses them, with their labels."""
+    images = torch.stack([module.model.preprocess(s.path) for s in samples])
     return {"image": images, "label": torch.tensor([s.label for s in samples])}
 
 
@@ -110,7 +100,7 @@ def main() -> None:
     torch.manual_seed(0)
     samples = real_samples(args.batch_size)
     module, config = make_module(Path(args.recipe), samples)
-    batch = real_batch(samples, config.input_size)
+    batch = real_batch(module, samples)
     runners = {name: step_runner(module, *setting) for name, setting in SETTINGS.items()}
     for prepare, run in runners.values():  # warm-up: oneDNN picks kernels on the first step
         prepare()

@@ -23,7 +23,12 @@ import skinxai
 from skinxai.data.canonical import at_resolution, d4_restore_mean, d4_views, inside_disc
 from skinxai.data.colour import shades_of_gray_normalised
 from skinxai.io import ImageSource, load_image
-from skinxai.model_config import DEFAULT_BACKBONE, ModelConfig, ModelFileError
+from skinxai.model_config import (
+    DEFAULT_BACKBONE,
+    ModelConfig,
+    ModelFileError,
+    refuse_non_finite,
+)
 from skinxai.ood_gate import FeatureGate
 from skinxai.preprocessing import normalize, to_square_uint8
 
@@ -288,7 +293,7 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"'{path}' is damaged or truncated: {exc}") from exc
-    _refuse_non_finite(state, path)
+    refuse_non_finite(state, f"'{path}'")
     expected = model.state_dict()
     try:
         model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
@@ -299,16 +304,6 @@ def load_model_file(path: str | os.PathLike, device: str = "cpu") -> SkinClassif
         model.read_gate_from(config.ood_gate.get("block"))
         model.gate = FeatureGate.load(gate_path, model.gate_input_size())
     return model.to(device).eval()
-
-
-def _refuse_non_finite(state: dict[str, torch.Tensor], path: Path) -> None:
-    """A weight that is NaN or infinite makes every answer meaningless: refuse the file."""
-    for key, tensor in state.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise ModelFileError(
-                f"'{path}' holds weights that are not numbers (NaN or infinity) in {key}; "
-                "refusing to load it"
-            )
 
 
 def default_model_path() -> Path:

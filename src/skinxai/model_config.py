@@ -24,6 +24,16 @@ class ModelFileError(ValueError):
     """A model file that cannot be loaded safely (wrong format, pickle, mismatched config)."""
 
 
+def refuse_non_finite(tensors: dict[str, torch.Tensor], what: str) -> None:
+    """A weight that is NaN or infinite makes every answer meaningless: refuse the file."""
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(
+                f"{what} holds values that are not numbers (NaN or infinity) in {key}; "
+                "refusing to load it"
+            )
+
+
 class ModelOutputError(RuntimeError):
     """The model computed a probability that is not a number (NaN or infinity): no decision
     may be read from it. ``code`` names it for machines, as the API answers it."""
@@ -75,8 +85,9 @@ class ModelConfig:
         P(malignant) the sigmoid of the calibrated margin (see the fields above)."""
         margin = (logits[:, 1] - logits[:, 0]).float()
         calibrated = calibrated_logit(margin, self.temperature, self.bias, self.beta_shape)
-        if not torch.isfinite(margin).all() or torch.isnan(calibrated).any():
-            bad = int((~torch.isfinite(margin) | torch.isnan(calibrated)).sum())
+        not_numbers = ~torch.isfinite(margin) | torch.isnan(calibrated)
+        if not_numbers.any():
+            bad = int(not_numbers.sum())
             raise ModelOutputError(
                 f"the model's output is not a number (NaN or infinity) for {bad} of "
                 f"{len(margin)} images; no diagnosis can be read from it (a damaged model?)"

@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from skinxai.io import ImageInputError
-from skinxai.model_config import ModelFileError
+from skinxai.model_config import ModelFileError, refuse_non_finite
 
 DEFAULT_COMPONENTS = 256
 DEFAULT_QUANTILE = 0.995  # of validation scores: about 0.5% of real images over the limit
@@ -133,12 +133,5 @@ class FeatureGate:
         )
         if not shapes_fit:
             raise ModelFileError(f"gate file '{path}' does not fit this model")
-        tensors_finite = all(
-            bool(torch.isfinite(t).all())
-            for t in (gate.mean, gate.components, gate.variances, gate.noise_variance)
-        )
-        if not tensors_finite or not np.isfinite(gate.limit):
-            raise ModelFileError(
-                f"gate file '{path}' holds values that are not numbers (NaN or infinity)"
-            )
+        refuse_non_finite(tensors, f"gate file '{path}'")
         return gate

@@ -73,7 +73,7 @@ def black_circle(radius: float = 0.675) -> Callable[[Image.Image], Image.Image]:
 def bright_field_box(image: Image.Image, dark: int = 30) -> tuple[int, int, int, int] | None:
     """(left, top, right, bottom) of the largest square inside a photo's bright round field,
     when the photo has a black circle around it (its four corners black); None for a photo
-    without one."""
+    without one. Cropping to it removes the circle."""
     grey = np.asarray(image.convert("L"), dtype=np.uint8)
     height, width = grey.shape
     corner = max(2, min(height, width) // 20)
@@ -93,13 +93,6 @@ def bright_field_box(image: Image.Image, dark: int = 30) -> tuple[int, int, int,
         return None
     box = (centre_x - half, centre_y - half, centre_x + half, centre_y + half)
     return tuple(int(np.rint(v)) for v in box)
-
-
-def crop_to_bright_field(image: Image.Image) -> Image.Image:
-    """The photo without its black circle: the largest square inside the bright field (the
-    photo itself when it has no circle)."""
-    box = bright_field_box(image)
-    return image.crop(box) if box else image
 
 
 def mirrored(image: Image.Image) -> Image.Image:
