@@ -2,8 +2,9 @@
 
 One process, the shipped model, real fanconic images at 224 px; best of several repeats.
 CPU: batch 32 (Score-CAM: batch 2, since it runs one forward pass per channel and image).
-GPU (when CUDA is present): batch 256, fp32. Prints a table and writes
-benchmarks/results/explain_speed.json. Run: .venv/bin/python benchmarks/explain_speed.py
+GPU (when CUDA is present): batch 256. --precision: auto (bf16 where the device has it), 32
+or bf16. Prints a table and writes benchmarks/results/explain_speed.json.
+Run: .venv/bin/python benchmarks/explain_speed.py
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.table import Table
 import skinxai
 from skinxai.data.specs import resolve_spec
 from skinxai.explain import explain
+from skinxai.precision import inference_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,14 +88,16 @@ def measure(fn: Callable[[], object], images: int, device: torch.device, repeats
     }
 
 
-def run(device: torch.device, batch: int, score_batch: int, repeats: int) -> dict[str, dict]:
+def run(
+    device: torch.device, batch: int, score_batch: int, repeats: int, precision: str
+) -> dict[str, dict]:
     try:
         from pytorch_grad_cam import GradCAM, ScoreCAM
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     except ImportError:  # a bare GPU machine may lack it (and OpenCV); ours is still measured
         GradCAM = ScoreCAM = ClassifierOutputTarget = None
 
-    model = skinxai.load_model(device=str(device))
+    model = skinxai.load_model(device=str(device), precision=precision)
     paths = [s.path for s in resolve_spec("fanconic:test")]
     reps = (batch + len(paths) - 1) // len(paths)
     inputs = model.to_batch((paths * reps)[:batch])
@@ -152,6 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", choices=("all", "cpu", "cuda"), default="all")
+    parser.add_argument("--precision", default="auto", help="auto, 32 or bf16")
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks" / "results" / "explain_speed.json")
     )
@@ -171,8 +176,13 @@ def main() -> None:
     if torch.cuda.is_available() and args.device in ("all", "cuda"):
         setups.append((torch.cuda.get_device_name(0), torch.device("cuda"), 256, 16))
     for name, device, batch, score_batch in setups:
-        results = run(device, batch, score_batch, args.repeats)
-        payload["runs"][name] = {"batch": batch, "scorecam_batch": score_batch, "results": results}
+        results = run(device, batch, score_batch, args.repeats, args.precision)
+        payload["runs"][name] = {
+            "batch": batch,
+            "scorecam_batch": score_batch,
+            "precision": inference_precision(args.precision, device.type),
+            "results": results,
+        }
         table = Table(
             title=f"explain speed on {name} (batch {batch}; Score-CAM batch {score_batch})"
         )

@@ -4,7 +4,8 @@ never used to choose). Threshold-free, so runs compare before any calibration.
 
 Run: .venv/bin/python benchmarks/levers.py NAME=RUN_DIR_OR_MODEL_FILE ...
 (a run folder's model.safetensors, or a model file; "shipped" = the shipped default model).
---keep adds rows to the file's earlier ones instead of starting a new table.
+--keep adds rows to the file's earlier ones instead of starting a new table. --precision (auto,
+32, bf16; default 32, what every earlier row was measured in) is recorded in each row.
 Prints a table and writes benchmarks/results/levers.json.
 """
 
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the rows of runs already in --out (CPU time)"
     )
+    parser.add_argument("--precision", default="32", help="auto, 32 or bf16")
     args = parser.parse_args()
     started = time.perf_counter()
     samples_by_spec: dict = {}
@@ -98,13 +100,14 @@ def main() -> None:
         model_file = None if where == "shipped" else Path(where)
         if model_file is not None and model_file.is_dir():
             model_file = model_file / "model.safetensors"
-        model = skinxai.load_model(model_file)
+        model = skinxai.load_model(model_file, precision=args.precision)
         per_source = {spec: auroc(model, spec, samples_by_spec) for spec in VALIDATION}
         results[name] = {
             "model": str(model_file or "shipped"),
             "version": model.config.version,
             **describe(where),
             "symmetry": model.config.symmetry,
+            "inference_precision": model.precision,
             "val_auroc": per_source,
             "val_worst_auroc": min(per_source.values()),
             "derm7pt_auroc": auroc(model, EXTERNAL, samples_by_spec),

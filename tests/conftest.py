@@ -28,6 +28,8 @@ def ham_root(data_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def default_model():
+    """The shipped model in fp32: the oracle comparisons with pytorch-grad-cam and every
+    exact-value test run there; ``test_precision`` checks the bf16 paths against it."""
     from skinxai.model import load_default_model
 
-    return load_default_model()
+    return load_default_model(precision="32")

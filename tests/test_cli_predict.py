@@ -106,3 +106,20 @@ def test_a_scanned_page_gets_an_error_row_not_a_diagnosis(
     assert explained.returncode == 1
     index = json.loads((tmp_path / "x" / "explanations.json").read_text())
     assert [r["error_code"] for r in index] == ["not_dermoscopic", None]
+
+
+def test_precision_is_chosen_shown_and_checked(fanconic: Path, default_model) -> None:
+    """--precision 32 gives the fp32 model's P(malignant); the default (auto) names what it
+    computed in; an unknown precision is one line and exit 2."""
+    from skinxai.precision import inference_precision
+
+    image = sorted((fanconic / "test" / "malignant").glob("*.jpg"))[0]
+    fp32 = run_cli("predict", str(image), "--json", "--precision", "32")
+    assert fp32.returncode == 0, fp32.stderr
+    expected = float(default_model.predict_proba([image])[0, 1])
+    assert json.loads(fp32.stdout)[0]["p_malignant"] == pytest.approx(expected, abs=1e-6)
+    table = run_cli("predict", str(image))
+    assert f"({inference_precision('auto', 'cpu')})" in table.stdout
+    wrong = run_cli("predict", str(image), "--precision", "fp16")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().count("\n") == 0 and "auto, 32 or bf16" in wrong.stderr

@@ -122,11 +122,13 @@ def test_index_is_rewritten_after_every_batch(tmp_path: Path, fanconic: Path) ->
     out.mkdir()
     (out / "explanations.json").write_text('[{"file": "from an earlier run"}]')
     from skinxai.model import load_default_model
+    from skinxai.precision import inference_precision
 
     rows = explain_files(load_default_model(), paths, ["cam"], out, batch_size=2)
     next(rows)  # the first batch (two files) is done and indexed; the old index is gone
     listed = json.loads((out / "explanations.json").read_text())
     assert [r["file"] for r in listed] == [str(p) for p in paths[:2]]
+    assert {r["precision"] for r in listed} == {inference_precision("auto", "cpu")}
     assert {r["figure"] for r in listed} == {p.name for p in out.glob("*.png")}
     assert "<img" in (out / "index.html").read_text()
     rest = list(rows)

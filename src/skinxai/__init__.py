@@ -10,11 +10,16 @@ if TYPE_CHECKING:
     from skinxai.model import SkinClassifier
 
 
-def load_model(path: str | None = None, device: str = "cpu") -> SkinClassifier:
-    """Load a classifier from ``path`` (safetensors + JSON config), or the default model."""
+def load_model(
+    path: str | None = None, device: str = "cpu", precision: str = "auto"
+) -> SkinClassifier:
+    """Load a classifier from ``path`` (safetensors + JSON config), or the default model;
+    ``precision`` auto (bf16 where the device computes it natively), 32 or bf16."""
     from skinxai.model import load_default_model, load_model_file
 
-    return load_model_file(path, device=device) if path else load_default_model(device=device)
+    if path:
+        return load_model_file(path, device=device, precision=precision)
+    return load_default_model(device=device, precision=precision)
 
 
 __all__ = ["__version__", "load_model"]

@@ -30,6 +30,14 @@ errors = Console(stderr=True)
 ModelOption = Annotated[
     Path | None, typer.Option("--model", help="Model weights (.safetensors); default: shipped.")
 ]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="auto (bf16 where this CPU or GPU computes it natively), 32 or bf16: what the "
+        "backbone computes in; maps, head and calibration stay fp32.",
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -85,12 +93,14 @@ def _progress(label: str, transient: bool = False) -> Progress:
     )
 
 
-def _load(model_path: Path | None):
+def _load(model_path: Path | None, precision: str = "auto"):
     from skinxai.model import ModelFileError, load_default_model, load_model_file
 
     try:
-        return load_model_file(model_path) if model_path else load_default_model()
-    except ModelFileError as exc:
+        if model_path:
+            return load_model_file(model_path, precision=precision)
+        return load_default_model(precision=precision)
+    except (ModelFileError, ValueError) as exc:
         raise fail(str(exc)) from None
 
 
@@ -137,12 +147,13 @@ def predict(
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 32,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Diagnose each image: label and P(malignant). Exits 1 if any input failed."""
     from skinxai.predict import predict_files
 
     files = _image_files(paths)
-    classifier = _load(model)
+    classifier = _load(model, precision)
     if not classifier.config.trained:
         errors.print(
             "[yellow]note:[/] the model's head is untrained (ImageNet backbone only); "
@@ -155,7 +166,7 @@ def predict(
     else:
         console.print(
             _diagnosis_table(
-                f"skinxai predict — model {classifier.config.version}",
+                f"skinxai predict — model {classifier.config.version} ({classifier.precision})",
                 [(row.file, row.decision, row.p_malignant, row.error) for row in rows],
             )
         )
@@ -189,6 +200,7 @@ def explain(
     batch_size: Annotated[int, typer.Option(min=1, max=512)] = 16,
     workers: Annotated[int, typer.Option(min=0, max=32, help="DataLoader workers.")] = 0,
     opacity: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.4,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Explain each image with CAM-family maps: a three-panel PNG per image + an index."""
     from skinxai.explain import METHODS
@@ -211,7 +223,7 @@ def explain(
         )
     files = _image_files(paths)
     _output_folder(out)
-    classifier = _load(model)
+    classifier = _load(model, precision)
     try:
         chosen_target = parse_target(target, classifier.config.class_names)
     except ValueError as exc:
@@ -248,7 +260,7 @@ def explain(
     failed = sum(r["error"] is not None for r in rows)
     console.print(
         _diagnosis_table(
-            f"skinxai explain — model {classifier.config.version}",
+            f"skinxai explain — model {classifier.config.version} ({classifier.precision})",
             [
                 (
                     Path(r["file"]).name,
@@ -497,6 +509,7 @@ def evaluate(
         typer.Option(help="Drop test images with a near-duplicate in this set (repeatable)."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Score a model on a labelled set: metrics.json, report.md, confusion matrix, ROC, PR."""
     from skinxai.evaluation import evaluate as run_evaluation
@@ -504,7 +517,7 @@ def evaluate(
     from skinxai.metrics.classification import REPORTED_METRICS
 
     _output_folder(out)
-    classifier = _load(model)
+    classifier = _load(model, precision)
     try:
         result = run_evaluation(
             classifier, data, out, exclude_near_duplicates_of or [], batch_size=batch_size
@@ -555,6 +568,7 @@ def explain_eval(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N images.")] = None,
     model: ModelOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=256)] = 32,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Measure explanations: localisation against lesion masks, faithfulness, sanity checks,
     each method beside a centred Gaussian, a uniform, a random and a Sobel-edge map."""
@@ -562,7 +576,7 @@ def explain_eval(
     from skinxai.io import ImageInputError
 
     _output_folder(out)
-    classifier = _load(model)
+    classifier = _load(model, precision)
     with _progress("scoring explanations") as progress:
         task = progress.add_task("explain-eval", total=None)
         try:
@@ -659,6 +673,7 @@ def calibrate(
             "not only on their pool.",
         ),
     ] = False,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Fit probability scaling, threshold and "uncertain" band on validation data; write the
     model."""
@@ -675,7 +690,7 @@ def calibrate(
     except ValueError as exc:
         raise fail(str(exc)) from None
     _output_folder(out.parent)
-    classifier = _load(model)
+    classifier = _load(model, precision)
     try:
         classifier.config, classifier.gate = calibrated_config(
             classifier,
@@ -768,6 +783,7 @@ def serve(
             "default: the bound address and localhost (any host when bound to 0.0.0.0)."
         ),
     ] = None,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Start the web page (/) and JSON API (/api/v1, docs at /docs)."""
     import uvicorn
@@ -790,8 +806,10 @@ def serve(
             highlight=False,
         )
     try:
-        application = create_app(model, max_upload_mb * 2**20, queue, workers, hosts)
-    except ModelFileError as exc:
+        application = create_app(
+            model, max_upload_mb * 2**20, queue, workers, hosts, precision=precision
+        )
+    except (ModelFileError, ValueError) as exc:
         raise fail(str(exc)) from None
     listener = _listening_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
@@ -817,6 +835,43 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         listener.close()
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return listener
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="File to write (.onnx).")] = Path("out/model.onnx"),
+    export_format: Annotated[
+        str, typer.Option("--format", help="onnx: logits, P(malignant), CAM and gate.")
+    ] = "onnx",
+    model: ModelOption = None,
+) -> None:
+    """Write the model as one ONNX graph (pixels in; logits, calibrated P(malignant), the CAM
+    grid and the gate out) and check it with onnxruntime on the shipped sample photos."""
+    if export_format != "onnx":
+        raise fail(f"unknown format {export_format!r}; the one format is onnx")
+    try:
+        import onnxruntime  # noqa: F401  (the check needs it too)
+
+        from skinxai.export import TOLERANCE, check_onnx, export_onnx, sample_pixels
+    except ImportError as exc:
+        raise fail(
+            f"ONNX export needs the onnx extra (pip install 'skinxai[onnx]'): {exc}"
+        ) from None
+    _output_folder(out.parent)
+    classifier = _load(model)
+    written = export_onnx(classifier, out)
+    check = check_onnx(written, classifier, sample_pixels(classifier.config.input_size))
+    console.print(
+        f"wrote {written} ({written.stat().st_size / 2**20:.1f} MiB); onnxruntime against "
+        f"PyTorch fp32 on {check.images} sample photos: logits within {check.logits_max_abs:.1e},"
+        f" P(malignant) within {check.p_malignant_max_abs:.1e}, CAM within "
+        f"{check.cam_max_abs_relative:.1e} of its peak, gate disagreements "
+        f"{check.gate_disagreements if check.gate_disagreements is not None else 'n/a'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not check.within_tolerance():
+        raise fail(f"the exported graph differs from PyTorch beyond {TOLERANCE}", code=1)
 
 
 @app.command("split-ham10000")

@@ -1,5 +1,5 @@
 """Precision is a property of a run, not of a module: the one place that decides bf16 or fp32
-and the memory format for a device. Training asks it today; the inference paths are next."""
+and the memory format for a device, for training and for inference alike."""
 
 from __future__ import annotations
 
@@ -28,6 +28,20 @@ def training_precision(requested: str, device_type: str) -> str:
     if requested != "auto":
         return requested
     return BF16_MIXED if bf16_supported(device_type) else FP32
+
+
+PRECISION_NAMES = {"32": FP32, FP32: FP32, "bf16": BF16_MIXED, BF16_MIXED: BF16_MIXED}
+
+
+def inference_precision(requested: str, device_type: str) -> str:
+    """``32-true`` or ``bf16-mixed`` for the gradient-free passes of predict, explain, evaluate
+    and serve: ``auto`` is bf16 where the device computes it natively; ``32`` / ``32-true``
+    and ``bf16`` / ``bf16-mixed`` are taken as asked. Anything else is a ValueError."""
+    if requested == "auto":
+        return BF16_MIXED if bf16_supported(device_type) else FP32
+    if requested not in PRECISION_NAMES:
+        raise ValueError(f"precision must be auto, 32 or bf16, not {requested!r}")
+    return PRECISION_NAMES[requested]
 
 
 def uses_channels_last(device_type: str) -> bool:

@@ -147,7 +147,8 @@ def _report_markdown(
         "",
         f"Model `{model.config.version}` ({model.config.backbone}, {model.config.input_size} px,"
         f" threshold {metrics['threshold']:.3f}, temperature {model.config.temperature:.3f},"
-        f" bias {model.config.bias:.3f}, beta shape {model.config.beta_shape:.3f}).",
+        f" bias {model.config.bias:.3f}, beta shape {model.config.beta_shape:.3f};"
+        f" computed in {model.precision}).",
         "",
         f"{metrics['n']} images ({metrics['n_benign']} benign, "
         f"{metrics['n_malignant']} malignant).",
@@ -236,6 +237,7 @@ def evaluate(
         {
             "data": data,
             "model_version": model.config.version,
+            "precision": model.precision,
             "excluded_near_duplicates_of": excluded,
             "dropped_near_duplicates": dropped,
             "failed_images": failed,

@@ -69,6 +69,7 @@ class ExplainedFile:
     probability: float | None = None
     methods: dict[str, dict] | None = None
     figure: str | None = None
+    precision: str | None = None  # what the backbone computed in: bf16-mixed or 32-true
     error: str | None = None
     error_code: str | None = None
 
@@ -135,6 +136,7 @@ def _explain_batch(
                 for m in methods
             },
             figure=figure.name,
+            precision=model.precision,
         )
 
 
@@ -159,7 +161,7 @@ def explain_files(
         _PathDataset(paths, model), batch_size=batch_size, num_workers=workers, collate_fn=_collate
     )
     rows: list[dict] = []
-    version = model.config.version
+    version = f"{model.config.version} ({model.precision})"
     write_index(out, rows, methods, version)
     unindexed: list[Path] = []  # figures of this batch that the index does not list yet
     for items in loader:

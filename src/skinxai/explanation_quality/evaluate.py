@@ -58,6 +58,7 @@ def explain_eval(
     summary.update(
         data=data,
         model=model.config.version,
+        precision=model.precision,
         without_mask=len(images.without_mask),
         wall_seconds=time.perf_counter() - started,
     )

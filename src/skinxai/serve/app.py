@@ -86,6 +86,7 @@ def _model_summary(model: SkinClassifier, model_path: Path | None) -> dict:
     config = model.config
     return {
         "version": config.version,
+        "precision": model.precision,
         "backbone": config.backbone,
         "input_size": config.input_size,
         "class_names": list(config.class_names),
@@ -304,11 +305,17 @@ def create_app(
     queue_capacity: int = 3,
     workers: int = 1,
     allowed_hosts: Sequence[str] = ("127.0.0.1", "localhost", "::1"),
+    precision: str = "auto",
 ) -> FastAPI:
     """Build the app. The model loads here, once, so that a bad model file is a
     :class:`ModelFileError` for the caller, not a failure inside the server's start-up.
-    ``allowed_hosts``: the Host header values served (``*`` for any, ``*.example.org``)."""
-    model = load_model_file(model_path) if model_path else load_default_model()
+    ``allowed_hosts``: the Host header values served (``*`` for any, ``*.example.org``);
+    ``precision``: auto, 32 or bf16 (``precision.inference_precision``)."""
+    model = (
+        load_model_file(model_path, precision=precision)
+        if model_path
+        else load_default_model(precision=precision)
+    )
     state: dict[str, Any] = {
         "model": model,
         "summary": {
