@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint format model model-clinics model-ema model-source model-unfrozen \
-	model-melanoma10k clean
+	model-melanoma10k model-circles clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -129,6 +129,14 @@ model-melanoma10k: $(VENV)/.installed
 	$(BIN)/skinxai train --config configs/melanoma10k.yaml
 	$(BIN)/python benchmarks/levers.py --out benchmarks/results/levers_melanoma10k.json \
 		"v2c=runs/canonical" "v3a v2c + melanoma10k train, circles drawn=runs/melanoma10k"
+
+# The circle lever, v3b (issue 21; 48 min on 2 CPU cores in bf16): v3a (runs/melanoma10k, as
+# `make model-melanoma10k` leaves it) trained further with the circle drawn on half the images
+# and blocks 3-6 learning (configs/melanoma10k_circles.yaml), scored beside v3a in fp32.
+model-circles: $(VENV)/.installed
+	$(BIN)/skinxai train --config configs/melanoma10k_circles.yaml
+	$(BIN)/python benchmarks/levers.py --out benchmarks/results/levers_circles.json \
+		"v3a=runs/melanoma10k" "v3b v3a + circles on half, blocks 3-6 trained=runs/m10k-b"
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

@@ -102,7 +102,7 @@ def main() -> None:
     Console(width=200).print(table)
     payload = {
         "model_version": model.config.version,
-        "precision": model.precision,
+        "inference_precision": model.precision,
         "threshold": model.config.threshold,
         "skinxai": skinxai.__version__,
         "machine": platform.platform(),

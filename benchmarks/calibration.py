@@ -151,7 +151,7 @@ def main() -> None:
         Console(width=180).print(held_out)
     payload = {
         "model_version": config.version,
-        "precision": model.precision,
+        "inference_precision": model.precision,
         "machine": platform.platform(),
         "seconds": time.perf_counter() - started,
         "temperature": config.temperature,

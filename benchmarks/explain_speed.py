@@ -180,7 +180,7 @@ def main() -> None:
         payload["runs"][name] = {
             "batch": batch,
             "scorecam_batch": score_batch,
-            "precision": inference_precision(args.precision, device.type),
+            "inference_precision": inference_precision(args.precision, device.type),
             "results": results,
         }
         table = Table(

@@ -88,7 +88,7 @@ def main() -> None:
         console.print({k: round(v, 3) for k, v in summary["seconds_per_image"].items()})
     payload = {
         "model_version": model.config.version,
-        "precision": model.precision,
+        "inference_precision": model.precision,
         "machine": platform.platform(),
         "cpu_threads": torch.get_num_threads(),
         "faithfulness_images": args.faithfulness_images,

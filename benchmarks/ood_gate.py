@@ -91,7 +91,7 @@ def main() -> None:
     print(f"non-dermoscopic images the gate lets through: {accepted or 'none'}")
     payload = {
         "model_version": model.config.version,
-        "precision": model.precision,
+        "inference_precision": model.precision,
         "machine": platform.platform(),
         "seconds": time.perf_counter() - started,
         "gate": model.config.ood_gate,

@@ -113,7 +113,9 @@ def differences(models: dict, inputs: torch.Tensor, batch: int) -> dict:
             "mean_abs_difference": float((a - b).abs().mean()),
             "max_abs_difference": float((a - b).abs().max()),
             "pearson_mean": float(correlation[usable].mean()),
+            "pearson_p01": float(torch.quantile(correlation[usable].double(), 0.01)),
             "pearson_min": float(correlation[usable].min()),
+            "share_pearson_below_0_9": float((correlation[usable] < 0.9).double().mean()),
             "same_peak_pixel": float((a.argmax(dim=1) == b.argmax(dim=1)).double().mean()),
             "flat_maps_left_out": int((~usable).sum()),
         }
@@ -144,8 +146,9 @@ def print_tables(payload: dict) -> None:
     for method, row in diff["maps"].items():
         console.print(
             f"  {method}: mean |dmap| {row['mean_abs_difference']:.4f} (max "
-            f"{row['max_abs_difference']:.3f}), Pearson mean {row['pearson_mean']:.4f} min "
-            f"{row['pearson_min']:.3f}, same peak pixel {row['same_peak_pixel']:.3f}"
+            f"{row['max_abs_difference']:.3f}), Pearson mean {row['pearson_mean']:.4f}, 1st "
+            f"percentile {row['pearson_p01']:.3f}, min {row['pearson_min']:.3f}, below 0.9 "
+            f"{row['share_pearson_below_0_9']:.3f}, same peak pixel {row['same_peak_pixel']:.3f}"
         )
 
 

@@ -274,7 +274,7 @@ def main() -> None:
     console.print(table)
     payload = {
         "model_version": config.version,
-        "precision": model.precision,
+        "inference_precision": model.precision,
         "machine": platform.platform(),
         "threshold": config.threshold,
         "seconds": time.perf_counter() - started,

@@ -71,6 +71,10 @@ def test_evaluate_cli_writes_the_report(tmp_path: Path, small_test_set: Path) ->
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 17 and metrics["dropped_near_duplicates"] == 3
+    # the classification metric and what the backbone computed in are two fields
+    assert isinstance(metrics["precision"], float)
+    assert metrics["inference_precision"] in ("bf16-mixed", "32-true")
+    assert "computed in" in (out / "report.md").read_text()
     with (out / "predictions.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     recomputed = classification_metrics(

@@ -128,7 +128,7 @@ def test_index_is_rewritten_after_every_batch(tmp_path: Path, fanconic: Path) ->
     next(rows)  # the first batch (two files) is done and indexed; the old index is gone
     listed = json.loads((out / "explanations.json").read_text())
     assert [r["file"] for r in listed] == [str(p) for p in paths[:2]]
-    assert {r["precision"] for r in listed} == {inference_precision("auto", "cpu")}
+    assert {r["inference_precision"] for r in listed} == {inference_precision("auto", "cpu")}
     assert {r["figure"] for r in listed} == {p.name for p in out.glob("*.png")}
     assert "<img" in (out / "index.html").read_text()
     rest = list(rows)

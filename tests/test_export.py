@@ -77,6 +77,7 @@ def test_the_export_command_writes_and_checks(tmp_path: Path) -> None:
     done = run_cli("export", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert out.is_file() and "gate disagreements 0" in done.stdout
+    assert [p.name for p in out.parent.iterdir()] == ["model.onnx"]  # no staging file left
     wrong = run_cli("export", "--format", "tflite", "--out", str(tmp_path / "m.tflite"))
     assert wrong.returncode == 2 and wrong.stderr.strip().count("\n") == 0
     assert "onnx" in wrong.stderr

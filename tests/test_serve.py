@@ -83,7 +83,7 @@ def test_health_model_and_docs(server: str) -> None:
     assert info["class_names"] == ["benign", "malignant"] and info["trained"]
     assert "not a medical device" in info["intended_use"]
     assert "gradcam" in info["methods"] and "Model card" in info["model_card_markdown"]
-    assert info["precision"] == inference_precision("auto", "cpu")  # what `serve` computes in
+    assert info["inference_precision"] == inference_precision("auto", "cpu")  # what serve runs
     assert set(info["method_descriptions"]) == set(info["methods"])
     assert "Red marks" in info["what_you_are_looking_at"]
     assert httpx.get(f"{server}/docs").status_code == 200
@@ -97,7 +97,7 @@ def test_predict_real_images(server: str, fanconic: Path) -> None:
         assert body["label"] in ("benign", "malignant")
         assert abs(sum(body["probabilities"].values()) - 1) < 1e-5
         assert body["model_version"].startswith("skinxai-")
-        assert body["precision"] == inference_precision("auto", "cpu")
+        assert body["inference_precision"] == inference_precision("auto", "cpu")
 
 
 def test_explain_returns_overlays_and_raw_maps(server: str, lesion: bytes) -> None:

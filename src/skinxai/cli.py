@@ -859,19 +859,24 @@ def export(
         ) from None
     _output_folder(out.parent)
     classifier = _load(model)
-    written = export_onnx(classifier, out)
-    check = check_onnx(written, classifier, sample_pixels(classifier.config.input_size))
+    staging = out.with_name(f".{out.name}.partial")  # `out` changes only to a checked graph
+    try:
+        export_onnx(classifier, staging)
+        check = check_onnx(staging, classifier, sample_pixels(classifier.config.input_size))
+        if not check.within_tolerance():
+            raise fail(f"the exported graph differs from PyTorch beyond {TOLERANCE}: {check}", 1)
+        staging.replace(out)
+    finally:
+        staging.unlink(missing_ok=True)
     console.print(
-        f"wrote {written} ({written.stat().st_size / 2**20:.1f} MiB); onnxruntime against "
-        f"PyTorch fp32 on {check.images} sample photos: logits within {check.logits_max_abs:.1e},"
+        f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB); onnxruntime against PyTorch fp32"
+        f" on {check.images} sample photos: logits within {check.logits_max_abs:.1e},"
         f" P(malignant) within {check.p_malignant_max_abs:.1e}, CAM within "
         f"{check.cam_max_abs_relative:.1e} of its peak, gate disagreements "
         f"{check.gate_disagreements if check.gate_disagreements is not None else 'n/a'}",
         highlight=False,
         soft_wrap=True,
     )
-    if not check.within_tolerance():
-        raise fail(f"the exported graph differs from PyTorch beyond {TOLERANCE}", code=1)
 
 
 @app.command("split-ham10000")

@@ -35,7 +35,7 @@ from skinxai.preprocessing import normalize, to_square_uint8
 
 # Under bf16 the stem and block 0 compute in fp32: on 48 fanconic test images the logit margin
 # moved by 0.051 on average (at most 0.22) from fp32 with every block in bf16, 0.017 (at most
-# 0.049) with these two in fp32, for about a quarter of bf16's speed-up (2.7x -> 2.0x eager).
+# 0.049) with these two in fp32; the speed with them (benchmarks/scale.py): predict 2.75x fp32.
 FP32_BLOCKS = 1
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"})
 __all__ = [

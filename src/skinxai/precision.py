@@ -44,6 +44,12 @@ def inference_precision(requested: str, device_type: str) -> str:
     return PRECISION_NAMES[requested]
 
 
+def computed_in(model: torch.nn.Module) -> str:
+    """What a model's backbone computes in (``SkinClassifier.precision``); fp32 for any other
+    network, which never autocasts by itself."""
+    return getattr(model, "precision", FP32)
+
+
 def uses_channels_last(device_type: str) -> bool:
     """NHWC tensors for the convolutions: faster on a GPU and on a oneDNN CPU alike (one
     training step of the shipped backbone on this project's CPU: 10.1 img/s NCHW, 14.9 NHWC,

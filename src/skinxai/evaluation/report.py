@@ -237,7 +237,7 @@ def evaluate(
         {
             "data": data,
             "model_version": model.config.version,
-            "precision": model.precision,
+            "inference_precision": model.precision,
             "excluded_near_duplicates_of": excluded,
             "dropped_near_duplicates": dropped,
             "failed_images": failed,

@@ -19,6 +19,7 @@ from skinxai.explain.render import photo_array, three_panels
 from skinxai.io import ImageInputError, load_image
 from skinxai.model import SkinClassifier
 from skinxai.ood_gate import not_dermoscopic
+from skinxai.precision import computed_in
 from skinxai.preprocessing import normalize, to_square_uint8
 
 
@@ -69,7 +70,7 @@ class ExplainedFile:
     probability: float | None = None
     methods: dict[str, dict] | None = None
     figure: str | None = None
-    precision: str | None = None  # what the backbone computed in: bf16-mixed or 32-true
+    inference_precision: str | None = None  # what the backbone computed in: bf16-mixed or 32-true
     error: str | None = None
     error_code: str | None = None
 
@@ -136,7 +137,7 @@ def _explain_batch(
                 for m in methods
             },
             figure=figure.name,
-            precision=model.precision,
+            inference_precision=computed_in(model),
         )
 
 
@@ -161,7 +162,7 @@ def explain_files(
         _PathDataset(paths, model), batch_size=batch_size, num_workers=workers, collate_fn=_collate
     )
     rows: list[dict] = []
-    version = f"{model.config.version} ({model.precision})"
+    version = f"{model.config.version} ({computed_in(model)})"
     write_index(out, rows, methods, version)
     unindexed: list[Path] = []  # figures of this batch that the index does not list yet
     for items in loader:

@@ -12,6 +12,7 @@ from skinxai.explanation_quality.run import SLOW_METHODS, score_explanations
 from skinxai.explanation_quality.samples import MaskedSet, masked_set
 from skinxai.explanation_quality.summary import summarise
 from skinxai.model import SkinClassifier
+from skinxai.precision import computed_in
 
 DEFAULT_METHODS = ("cam", "gradcam", "gradcam++", "layercam", "hirescam", "xgradcam", "eigencam")
 
@@ -58,7 +59,7 @@ def explain_eval(
     summary.update(
         data=data,
         model=model.config.version,
-        precision=model.precision,
+        inference_precision=computed_in(model),
         without_mask=len(images.without_mask),
         wall_seconds=time.perf_counter() - started,
     )

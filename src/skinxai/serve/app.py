@@ -86,7 +86,7 @@ def _model_summary(model: SkinClassifier, model_path: Path | None) -> dict:
     config = model.config
     return {
         "version": config.version,
-        "precision": model.precision,
+        "inference_precision": model.precision,
         "backbone": config.backbone,
         "input_size": config.input_size,
         "class_names": list(config.class_names),

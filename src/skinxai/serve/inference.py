@@ -50,7 +50,7 @@ def _prediction_fields(model: SkinClassifier, probs: torch.Tensor) -> dict:
         "threshold": model.config.threshold,
         "uncertain_band": model.config.uncertain_band,
         "model_version": model.config.version,
-        "precision": model.precision,
+        "inference_precision": model.precision,
     }
 
 
