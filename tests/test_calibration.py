@@ -65,14 +65,18 @@ def test_threshold_for_a_sensitivity_or_specificity_goal() -> None:
     p = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
     labels = np.array([0, 0, 1, 0, 1, 0, 1, 1, 1, 1])
     # 6 malignant; sensitivity >= 0.8 allows one miss: the lowest malignant (0.3) is missed.
+    # The threshold sits in the middle of the gap below the malignant image that sets it (0.5;
+    # the next score is 0.4), so rounding cannot move that image across it.
     threshold = threshold_for_goal(p, labels, "sensitivity", 0.8)
-    assert threshold == 0.5
+    assert threshold == pytest.approx(0.45)
     assert rates_at(p, labels, threshold)["sensitivity"] == pytest.approx(5 / 6)
     assert rates_at(p, labels, threshold)["specificity"] == pytest.approx(3 / 4)
-    assert threshold_for_goal(p, labels, "sensitivity", 1.0) == 0.3
-    # 4 benign (0.1, 0.2, 0.4, 0.6); specificity >= 0.75 keeps three of them below.
+    assert rates_at(p - 1e-3, labels, threshold) == rates_at(p + 1e-3, labels, threshold)
+    assert threshold_for_goal(p, labels, "sensitivity", 1.0) == pytest.approx(0.25)
+    # 4 benign (0.1, 0.2, 0.4, 0.6); specificity >= 0.75 keeps three of them below: the
+    # threshold is midway from the third (0.4) to the next score (0.5).
     threshold = threshold_for_goal(p, labels, "specificity", 0.75)
-    assert 0.4 < threshold <= 0.5
+    assert threshold == pytest.approx(0.45)
     assert rates_at(p, labels, threshold)["specificity"] == pytest.approx(0.75)
 
 

@@ -182,12 +182,25 @@ def threshold_for_goal(p: np.ndarray, labels: np.ndarray, goal: str, value: floa
         if len(positives) == 0:
             raise ValueError("no malignant images to set a sensitivity on")
         allowed_misses = int(np.floor((1.0 - value) * len(positives) + 1e-9))
-        return float(positives[allowed_misses])
+        return inside_gap(p, float(positives[allowed_misses]), goal)
     negatives = np.sort(p[labels == 0])
     if len(negatives) == 0:
         raise ValueError("no benign images to set a specificity on")
     keep = int(np.ceil(value * len(negatives) - 1e-9))
-    return float(np.nextafter(negatives[keep - 1], np.inf)) if keep else 0.0
+    return inside_gap(p, float(negatives[keep - 1]), goal) if keep else 0.0
+
+
+def inside_gap(p: np.ndarray, score: float, goal: str) -> float:
+    """A threshold that makes the same calls on ``p`` as the boundary at ``score`` (called
+    malignant for a sensitivity goal, benign for a specificity goal), set in the middle of
+    the gap to the next score, so that rounding (bf16, another batch size) cannot move the
+    image that sets it across: a threshold on a validation score is a coin toss for it."""
+    p = np.asarray(p, dtype=np.float64)
+    if goal == "sensitivity":
+        below = p[p < score]
+        return float((score + below.max()) / 2) if len(below) else score
+    above = p[p > score]
+    return float((score + above.min()) / 2) if len(above) else float(np.nextafter(score, np.inf))
 
 
 def rates_at(p: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skinxai.metrics.calibration import GOALS, threshold_for_goal
+from skinxai.metrics.calibration import GOALS, inside_gap, threshold_for_goal
 
 
 def bootstrap_weights(groups: Sequence[str], replicates: int, seed: int = 0) -> np.ndarray:
@@ -60,8 +60,8 @@ def confident_threshold(
     bound = np.nanquantile(rates[:, last_tied], 1.0 - confidence, axis=0)
     k = int(np.argmax(bound >= value - 1e-12))  # the first candidate that reaches the goal
     if goal == "sensitivity":
-        return float(-sorted_scores[k])
-    return float(np.nextafter(sorted_scores[k], np.inf))
+        return inside_gap(p, float(-sorted_scores[k]), goal)
+    return inside_gap(p, float(sorted_scores[k]), goal)
 
 
 def per_source_threshold(
