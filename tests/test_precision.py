@@ -78,15 +78,15 @@ def test_inference_precision_names() -> None:
 
 
 @pytest.fixture(scope="module")
-def lesion_batch(fanconic: Path) -> torch.Tensor:
-    paths = [*sorted((fanconic / "test" / "benign").glob("*.jpg"))[:8]]
-    paths += sorted((fanconic / "test" / "malignant").glob("*.jpg"))[:8]
-    return load_default_model(precision="32").to_batch(paths)
+def models() -> tuple:
+    return load_default_model(precision="32"), load_default_model(precision="bf16")
 
 
 @pytest.fixture(scope="module")
-def models() -> tuple:
-    return load_default_model(precision="32"), load_default_model(precision="bf16")
+def lesion_batch(fanconic: Path, models) -> torch.Tensor:
+    paths = [*sorted((fanconic / "test" / "benign").glob("*.jpg"))[:8]]
+    paths += sorted((fanconic / "test" / "malignant").glob("*.jpg"))[:8]
+    return models[0].to_batch(paths)
 
 
 def test_bf16_inference_stays_close_to_fp32(models, lesion_batch: torch.Tensor) -> None:

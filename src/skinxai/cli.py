@@ -94,13 +94,13 @@ def _progress(label: str, transient: bool = False) -> Progress:
 
 
 def _load(model_path: Path | None, precision: str = "auto"):
-    from skinxai.model import ModelFileError, load_default_model, load_model_file
+    from skinxai.model import load_default_model, load_model_file
 
     try:
         if model_path:
             return load_model_file(model_path, precision=precision)
         return load_default_model(precision=precision)
-    except (ModelFileError, ValueError) as exc:
+    except ValueError as exc:  # a ModelFileError, or a precision that is not auto, 32 or bf16
         raise fail(str(exc)) from None
 
 
@@ -788,7 +788,6 @@ def serve(
     """Start the web page (/) and JSON API (/api/v1, docs at /docs)."""
     import uvicorn
 
-    from skinxai.model import ModelFileError
     from skinxai.serve import create_app
     from skinxai.serve.guards import default_allowed_hosts
 
@@ -809,7 +808,7 @@ def serve(
         application = create_app(
             model, max_upload_mb * 2**20, queue, workers, hosts, precision=precision
         )
-    except (ModelFileError, ValueError) as exc:
+    except ValueError as exc:  # a ModelFileError, or a precision that is not auto, 32 or bf16
         raise fail(str(exc)) from None
     listener = _listening_socket(host, port)
     shown = f"[{host}]" if ":" in host else host

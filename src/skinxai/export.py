@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -60,6 +62,17 @@ class DiagnosisGraph(nn.Module):
         return logits, p_malignant, cam, self.model.gate.accepts(gate_input)
 
 
+@contextmanager
+def in_fp32(model: SkinClassifier) -> Iterator[None]:
+    """The model's backbone in fp32 for the duration, whatever its inference precision: the
+    graph is exported, and checked against, in fp32."""
+    was, model.precision = model.precision, FP32
+    try:
+        yield
+    finally:
+        model.precision = was
+
+
 def metadata(model: SkinClassifier) -> dict[str, str]:
     """What a server needs beside the graph, as ONNX metadata (strings)."""
     config = model.config
@@ -84,24 +97,18 @@ def export_onnx(model: SkinClassifier, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     size = model.config.input_size
     example = torch.zeros(2, 3, size, size, dtype=torch.uint8)
-    graph = DiagnosisGraph(model).eval()
-    was = model.precision
-    model.precision = FP32
-    try:
-        outputs = OUTPUTS if model.gate is not None else OUTPUTS[:3]
-        batch = torch.export.Dim("batch", min=1, max=4096)
+    outputs = OUTPUTS if model.gate is not None else OUTPUTS[:3]
+    with in_fp32(model):
         program = torch.onnx.export(
-            graph,
+            DiagnosisGraph(model).eval(),
             (example,),
             input_names=["pixels"],
             output_names=list(outputs),
-            dynamic_shapes={"pixels": {0: batch}},
+            dynamic_shapes={"pixels": {0: torch.export.Dim("batch", min=1, max=4096)}},
             opset_version=OPSET,
             dynamo=True,
             verbose=False,
         )
-    finally:
-        model.precision = was
     proto = program.model_proto
     for key, value in metadata(model).items():
         entry = proto.metadata_props.add()
@@ -141,13 +148,8 @@ def check_onnx(path: str | os.PathLike, model: SkinClassifier, pixels: torch.Ten
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [output.name for output in session.get_outputs()]
     got = dict(zip(names, session.run(None, {"pixels": pixels.numpy()}), strict=True))
-    was = model.precision
-    model.precision = FP32
-    try:
-        with torch.no_grad():
-            expected = DiagnosisGraph(model).eval()(pixels)
-    finally:
-        model.precision = was
+    with in_fp32(model), torch.no_grad():
+        expected = DiagnosisGraph(model).eval()(pixels)
     want = dict(zip(names, (t.numpy() for t in expected), strict=True))
     cam_scale = np.abs(want["cam"]).max(axis=(2, 3), keepdims=True)
     gate = None
