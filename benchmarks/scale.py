@@ -1,10 +1,12 @@
-"""bf16 against fp32 inference in one process: speed of predict, CAM and Grad-CAM, Grad-CAM
-against pytorch-grad-cam's GradCAM, and how far bf16 moves what a user sees (P(malignant),
-labels and decisions at the shipped threshold, the maps) on real images.
+"""Inference at scale: bf16 against fp32 in one process (speed of predict, CAM and Grad-CAM,
+Grad-CAM against pytorch-grad-cam's GradCAM, and how far bf16 moves P(malignant), labels,
+decisions and maps on real images); an archive run in 1 and 2 gloo processes (end to end,
+compared image by image); the ONNX graph in onnxruntime against PyTorch.
 
 The shipped model, fanconic test and HAM10000 val photos (660 + 340 by default), decoded once
-into the model's input. Speed: best of ``--repeats`` over one batch of 32, the maps' own
-computation (figures are drawn the same way in either precision). Prints tables and writes
+into the model's input. Speed in one process: best of ``--repeats`` over one batch of 32, the
+maps' own computation (figures are drawn the same way in either precision). The archive rows
+time the CLI itself, figures and start-up included. Prints tables and writes
 benchmarks/results/scale.json. Run: .venv/bin/python benchmarks/scale.py
 """
 
@@ -23,6 +25,7 @@ from rich.table import Table
 
 import skinxai
 from explain_speed import measure
+from scale_archive import archive_processes, onnx_against_pytorch
 from skinxai.data.cache import decode_images
 from skinxai.data.specs import resolve_spec
 from skinxai.explain import explain, explain_methods
@@ -32,11 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = ("fanconic:test", "ham10000:val")
 
 
-def real_inputs(model, limit: int) -> torch.Tensor:
-    """The first ``limit`` images of ``SETS``, preprocessed as ``predict`` does."""
-    paths = [s.path for spec in SETS for s in resolve_spec(spec)][:limit]
-    decoded = decode_images(paths, model.config.input_size)
-    return normalize(decoded, model.config.mean, model.config.std)
+def real_paths(limit: int) -> list[Path]:
+    return [s.path for spec in SETS for s in resolve_spec(spec)][:limit]
+
+
+def real_pixels(model, limit: int) -> torch.Tensor:
+    """The first ``limit`` images of ``SETS`` as the uint8 squares ``predict`` makes."""
+    return decode_images(real_paths(limit), model.config.input_size)
 
 
 def speed(models: dict, inputs: torch.Tensor, repeats: int) -> dict[str, dict]:
@@ -152,10 +157,42 @@ def print_tables(payload: dict) -> None:
         )
 
 
+def print_scale_tables(payload: dict, console: Console) -> None:
+    """The onnxruntime rows and the archive's 1 / 2 process rows with their agreement."""
+    table = Table(title="uint8 pixels -> logits, P, CAM, gate (batch 32)")
+    for column in ("engine", "images/s", "onnxruntime x"):
+        table.add_column(column, justify="left" if column == "engine" else "right")
+    for name, row in payload["onnxruntime_against_pytorch"].items():
+        ratio = row.get("onnxruntime_ratio")
+        table.add_row(name, f"{row['images_per_second']:.1f}", f"{ratio:.2f}" if ratio else "")
+    console.print(table)
+    archive = payload.get("archive")
+    if not archive:
+        return
+    table = Table(title=f"archive run over {archive['images']} images, start-up included")
+    for column in ("run", "seconds", "images/s", "x 1 process"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for name, row in archive.items():
+        if isinstance(row, dict) and "seconds" in row:
+            ratio = row.get("ratio_to_1_process")
+            table.add_row(
+                name,
+                f"{row['seconds']:.1f}",
+                f"{row['images_per_second']:.2f}",
+                f"{ratio:.2f}" if ratio else "",
+            )
+    console.print(table)
+    for name, row in archive.items():
+        if name.startswith("2 against 1"):
+            console.print(f"{name}: {json.dumps(row)}", soft_wrap=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--archive-images", type=int, default=300, help="0: no archive rows")
+    parser.add_argument("--archive-precisions", default="auto", help="e.g. 32,auto")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scale.json"))
     args = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -163,7 +200,9 @@ def main() -> None:
         "fp32": skinxai.load_model(precision="32"),
         "bf16": skinxai.load_model(precision="bf16"),
     }
-    inputs = real_inputs(models["fp32"], args.images)
+    pixels = real_pixels(models["fp32"], args.images)
+    config = models["fp32"].config
+    inputs = normalize(pixels, config.mean, config.std)
     payload = {
         "skinxai": skinxai.__version__,
         "torch": torch.__version__,
@@ -174,8 +213,15 @@ def main() -> None:
         "images": list(SETS),
         "speed": speed(models, inputs[:32], args.repeats),
         "bf16_against_fp32": differences(models, inputs, 32),
+        "onnxruntime_against_pytorch": onnx_against_pytorch(
+            models["fp32"], models["bf16"], pixels[:32], args.repeats
+        ),
     }
+    if args.archive_images:
+        precisions = tuple(args.archive_precisions.split(","))
+        payload["archive"] = archive_processes(real_paths(args.archive_images), precisions)
     print_tables(payload)
+    print_scale_tables(payload, Console(width=160))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -127,58 +127,165 @@ def _diagnosis_table(
 
 def _image_files(paths: list[Path]) -> list[Path]:
     """Files as given and the images inside folders; a readable error if there are none."""
-    from skinxai.predict import expand_inputs
+    from skinxai.predict import expand_inputs, names_a_set
 
-    missing = [path for path in paths if not path.exists() and not path.is_symlink()]
+    missing = [p for p in paths if not p.exists() and not p.is_symlink() and not names_a_set(p)]
     if missing:
         raise fail(f"'{missing[0]}' does not exist")
     try:
         files = expand_inputs(paths)
     except FileNotFoundError as exc:
-        raise fail(str(exc)) from None
+        raise fail(f"'{exc.filename}' does not exist" if exc.filename else str(exc)) from None
+    except (ValueError, KeyError, OSError) as exc:
+        raise fail(f"cannot read the inputs: {exc}") from None
     if not files:
         raise fail("no image files found in the given paths")
     return files
 
 
-@app.command()
-def predict(
-    paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.")],
-    model: ModelOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 32,
-    precision: PrecisionOption = "auto",
-) -> None:
-    """Diagnose each image: label and P(malignant). Exits 1 if any input failed."""
-    from skinxai.predict import predict_files
+DevicesOption = Annotated[
+    int,
+    typer.Option(
+        "--devices",
+        min=1,
+        max=64,
+        help="Processes on this machine, one per GPU (or CPU processes on gloo); each takes a "
+        "share of the inputs.",
+    ),
+]
+NodesOption = Annotated[
+    int,
+    typer.Option(
+        "--num-nodes",
+        min=1,
+        max=1024,
+        help="Machines in the run (Lightning's MASTER_ADDR, MASTER_PORT, NODE_RANK); they "
+        "must share --out.",
+    ),
+]
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="Skip the images a stopped run in --out finished.")
+]
+TABLE_ROWS = 100  # a run over an archive prints its first rows; the files hold them all
 
-    files = _image_files(paths)
-    classifier = _load(model, precision)
+
+def _note_if_untrained(classifier) -> None:
     if not classifier.config.trained:
         errors.print(
             "[yellow]note:[/] the model's head is untrained (ImageNet backbone only); "
             "its probabilities are not a diagnosis.",
             highlight=False,
         )
-    rows = list(predict_files(classifier, files, batch_size=batch_size))
-    if as_json:
-        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
-    else:
-        console.print(
-            _diagnosis_table(
-                f"skinxai predict — model {classifier.config.version} ({classifier.precision})",
-                [(row.file, row.decision, row.p_malignant, row.error) for row in rows],
-            )
+
+
+def _run_archive(classifier, task, files: list[Path], out: Path, options):
+    """``archive.run_archive`` with one-line errors; None on every rank but the first. An
+    interrupted run exits 130 / 143 once its outputs list what it finished."""
+    from skinxai.archive import run_archive
+    from skinxai.model_config import ModelOutputError
+
+    try:
+        result = run_archive(classifier, task, files, out, options, progress_console=errors)
+    except ValueError as exc:  # --resume on another run, an unknown layer or target
+        raise fail(str(exc)) from None
+    except ModelOutputError as exc:
+        raise fail(str(exc), code=1) from None
+    if result is not None and result.interrupted:
+        errors.print(
+            f"interrupted: {len(result.rows)} of {len(files)} images done; the files in {out} "
+            "list exactly those (run again with --resume to finish)",
+            highlight=False,
+            soft_wrap=True,
         )
-    failed = sum(row.error is not None for row in rows)
+        raise typer.Exit(interrupted_exit_code())
+    return result
+
+
+def _print_rows(title: str, rows: list[tuple], extra_column: str | None = None) -> None:
+    console.print(_diagnosis_table(title, rows[:TABLE_ROWS], extra_column))
+    if len(rows) > TABLE_ROWS:
+        console.print(f"... and {len(rows) - TABLE_ROWS} more", highlight=False)
+
+
+@app.command()
+def predict(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Image files, folders of images, list:FILE.csv or a set name."),
+    ],
+    model: ModelOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 32,
+    precision: PrecisionOption = "auto",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for predictions.csv: an archive run (resumable, parallel)."),
+    ] = None,
+    devices: DevicesOption = 1,
+    num_nodes: NodesOption = 1,
+    workers: Annotated[int, typer.Option(min=0, max=32, help="DataLoader workers.")] = 0,
+    resume: ResumeOption = False,
+) -> None:
+    """Diagnose each image: label and P(malignant). Exits 1 if any input failed."""
+    from skinxai.archive import ArchiveOptions, PredictTask
+    from skinxai.predict import predict_files
+
+    if out is None and (devices > 1 or num_nodes > 1 or resume):
+        raise fail("--devices, --num-nodes and --resume need --out (the folder of the run)")
+    files = _image_files(paths)
+    if out is not None:
+        _output_folder(out)
+    classifier = _load(model, precision)
+    _note_if_untrained(classifier)
+    if out is None:
+        rows = [row.to_dict() for row in predict_files(classifier, files, batch_size=batch_size)]
+    else:
+        options = ArchiveOptions(devices, num_nodes, "auto", batch_size, workers, resume, precision)
+        result = _run_archive(classifier, PredictTask(), files, out, options)
+        if result is None:
+            return
+        rows = result.rows
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        _print_rows(
+            f"skinxai predict — model {classifier.config.version} ({classifier.precision})",
+            [(row["file"], row["decision"], row["p_malignant"], row["error"]) for row in rows],
+        )
+    if out is not None:
+        console.print(f"wrote {out / 'predictions.csv'} ({len(rows)} images)", highlight=False)
+    failed = sum(row["error"] is not None for row in rows)
     if failed:
         errors.print(f"{failed} of {len(rows)} inputs failed", highlight=False)
         raise typer.Exit(1)
 
 
+def _explain_methods(method: str | None, layer: str | None) -> list[str]:
+    """The methods asked for, or a one-line error for an unknown one or CAM at a layer."""
+    from skinxai.explain import METHODS
+
+    if method is None:
+        method = "gradcam" if layer else "cam,gradcam"
+    methods = [m.strip().lower() for m in method.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise fail(
+            f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}"
+        )
+    if layer and "cam" in methods:
+        raise fail(
+            "cam uses the classifier weights, so it needs the last feature map: leave out "
+            "--layer, or choose gradient methods (gradcam, gradcam++, hirescam, ...)"
+        )
+    return methods
+
+
 @app.command()
 def explain(
-    paths: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Image files, folders of images, list:FILE.csv or a set name."),
+    ],
     method: Annotated[
         str | None,
         typer.Option(
@@ -201,26 +308,15 @@ def explain(
     workers: Annotated[int, typer.Option(min=0, max=32, help="DataLoader workers.")] = 0,
     opacity: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.4,
     precision: PrecisionOption = "auto",
+    devices: DevicesOption = 1,
+    num_nodes: NodesOption = 1,
+    resume: ResumeOption = False,
 ) -> None:
     """Explain each image with CAM-family maps: a three-panel PNG per image + an index."""
-    from skinxai.explain import METHODS
-    from skinxai.explain.batch import explain_files
+    from skinxai.archive import ArchiveOptions, ExplainTask
     from skinxai.explain.core import parse_target
-    from skinxai.model_config import ModelOutputError
 
-    if method is None:
-        method = "gradcam" if layer else "cam,gradcam"
-    methods = [m.strip().lower() for m in method.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise fail(
-            f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}"
-        )
-    if layer and "cam" in methods:
-        raise fail(
-            "cam uses the classifier weights, so it needs the last feature map: leave out "
-            "--layer, or choose gradient methods (gradcam, gradcam++, hirescam, ...)"
-        )
+    methods = _explain_methods(method, layer)
     files = _image_files(paths)
     _output_folder(out)
     classifier = _load(model, precision)
@@ -228,60 +324,32 @@ def explain(
         chosen_target = parse_target(target, classifier.config.class_names)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    rows = []
-    with _progress("explaining") as progress:
-        task = progress.add_task("explain", total=len(files))
-        try:
-            for row in explain_files(
-                classifier,
-                files,
-                methods,
-                out,
-                chosen_target,
-                layer,
-                batch_size,
-                workers,
-                opacity,
-                lambda n: progress.advance(task, n),
-            ):
-                rows.append(row.__dict__)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-        except ModelOutputError as exc:
-            raise fail(str(exc), code=1) from None
-        except KeyboardInterrupt:
-            errors.print(
-                f"interrupted: {len(rows)} images done; {out / 'explanations.json'} lists "
-                "exactly the figures written",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(interrupted_exit_code()) from None
+    task = ExplainTask(tuple(methods), chosen_target, layer, opacity)
+    options = ArchiveOptions(devices, num_nodes, "auto", batch_size, workers, resume, precision)
+    result = _run_archive(classifier, task, files, out, options)
+    if result is None:
+        return
+    rows = result.rows
     failed = sum(r["error"] is not None for r in rows)
-    console.print(
-        _diagnosis_table(
-            f"skinxai explain — model {classifier.config.version} ({classifier.precision})",
-            [
-                (
-                    Path(r["file"]).name,
-                    r["decision"],
-                    r["probability"],
-                    r["error"],
-                    f"{out}/{r['figure']}",
-                )
-                for r in rows
-            ],
-            extra_column="figure",
-        )
+    table_rows = [
+        (Path(r["file"]).name, r["decision"], r["probability"], r["error"], f"{out}/{r['figure']}")
+        for r in rows
+    ]
+    _print_rows(
+        f"skinxai explain — model {classifier.config.version} ({classifier.precision})",
+        table_rows,
+        extra_column="figure",
     )
     if failed:
         errors.print(
             f"{failed} of {len(rows)} inputs failed (see {out / 'explanations.json'})",
             highlight=False,
         )
+    resumed = f" ({result.resumed_from} by the earlier run)" if result.resumed_from else ""
     console.print(
-        f"explained {len(rows) - failed} images with {', '.join(methods)}: figures, "
-        f"explanations.json and a summary page in {out}/ (open {out / 'index.html'})",
+        f"explained {len(rows) - failed} images{resumed} with {', '.join(methods)} in "
+        f"{result.world_size} process(es): figures, explanations.json and a summary page in "
+        f"{out}/ (open {out / 'index.html'})",
         highlight=False,
         soft_wrap=True,
     )

@@ -122,6 +122,27 @@ def read_image_list(path: str | os.PathLike) -> list[LabelledImage]:
         ]
 
 
+def read_path_list(path: str | os.PathLike) -> list[Path]:
+    """The ``path`` column of a ``list:`` CSV (a ``label`` column, if any, is not needed):
+    the images of an archive to predict or explain, relative paths under the shared data
+    folder as in :func:`read_image_list`."""
+    root = shared_data_dir()
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "path" not in (reader.fieldnames or []):
+            raise ValueError(f"'{path}' has no 'path' column (a list: CSV needs one)")
+        return [root / row["path"] for row in reader if row["path"]]
+
+
+def input_paths(spec: str) -> list[Path]:
+    """The images a ``list:FILE`` CSV or a named set (``ham10000:test``, ``derm7pt``) holds,
+    labels unused: what ``predict`` and ``explain`` accept besides files and folders."""
+    name, _, rest = spec.partition(":")
+    if name == "list" and rest:
+        return read_path_list(rest)
+    return [sample.path for sample in resolve_spec(spec)]
+
+
 def stratified_subset(
     samples: Sequence[LabelledImage], size: int, seed: int
 ) -> list[LabelledImage]:

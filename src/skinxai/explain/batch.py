@@ -24,7 +24,7 @@ from skinxai.preprocessing import normalize, to_square_uint8
 
 
 @dataclass
-class _Loaded:
+class DecodedImage:
     """One decoded file: the model's input, the photo for display and its original size."""
 
     index: int
@@ -35,9 +35,14 @@ class _Loaded:
     error_code: str | None = None
 
 
-class _PathDataset(Dataset):
-    def __init__(self, paths: Sequence[Path], model: SkinClassifier) -> None:
-        self.paths = list(paths)
+class DecodedImages(Dataset):
+    """Files decoded for the model (in DataLoader workers when there are some): the input
+    tensor, the photo for the figure, or the decoding error."""
+
+    def __init__(
+        self, paths: Sequence[Path], model: SkinClassifier, keep_photo: bool = True
+    ) -> None:
+        self.paths, self.keep_photo = list(paths), keep_photo
         self.size, self.mean, self.std = (
             model.config.input_size,
             model.config.mean,
@@ -47,16 +52,18 @@ class _PathDataset(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> _Loaded:
+    def __getitem__(self, index: int) -> DecodedImage:
         try:
             image = load_image(self.paths[index])
         except ImageInputError as exc:
-            return _Loaded(index, error=str(exc), error_code=exc.code)
+            return DecodedImage(index, error=str(exc), error_code=exc.code)
         inputs = normalize(to_square_uint8(image, self.size), self.mean, self.std)
-        return _Loaded(index, inputs, photo_array(image), image.size)
+        photo = photo_array(image) if self.keep_photo else None
+        return DecodedImage(index, inputs, photo, image.size)
 
 
-def _collate(items: list) -> list:
+def as_list(items: list) -> list:
+    """A DataLoader collate that keeps a batch as its list of items."""
     return items
 
 
@@ -75,14 +82,25 @@ class ExplainedFile:
     error_code: str | None = None
 
 
-def _figure_name(path: Path) -> str:
+def figure_name(path: Path) -> str:
+    """The input's figure: its stem and a hash of its absolute path, so that two inputs of
+    one name in different folders never share a figure."""
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
     return f"{path.stem}-{digest}.png"
 
 
-def _explain_batch(
+def _grid(explanation: Explanation, row: int) -> dict:
+    """The raw map on the feature grid (h rows of w values, 6 significant digits), for
+    analyses that need the map itself; guided methods' input-sized maps have none."""
+    if explanation.raw.dim() != 3:
+        return {}
+    values = explanation.raw[row].float().tolist()
+    return {"grid": [[float(f"{v:.6g}") for v in line] for line in values]}
+
+
+def explain_decoded(
     model: SkinClassifier,
-    loaded: list[_Loaded],
+    loaded: list[DecodedImage],
     paths: Sequence[Path],
     methods: Sequence[str],
     out: Path,
@@ -109,7 +127,7 @@ def _explain_batch(
         explained = config.class_names[int(first.targets[row])]
         frame = item.photo.shape[:2]
         maps = {m: e.map_in_frame(row, frame) for m, e in explanations.items()}
-        figure = out / _figure_name(path)
+        figure = out / figure_name(path)
         width, height = item.original_size
         title = (
             f"{path.name} ({width}x{height}): {decision} "
@@ -133,6 +151,7 @@ def _explain_batch(
                         round(peaks[m][0] / config.input_size, 4),
                     ],
                     "peak_original_xy": peak_in_original(maps[m], item.original_size),
+                    **_grid(explanations[m], row),
                 }
                 for m in methods
             },
@@ -159,7 +178,7 @@ def explain_files(
     the index lists exactly the figures on disk."""
     out.mkdir(parents=True, exist_ok=True)
     loader = DataLoader(
-        _PathDataset(paths, model), batch_size=batch_size, num_workers=workers, collate_fn=_collate
+        DecodedImages(paths, model), batch_size=batch_size, num_workers=workers, collate_fn=as_list
     )
     rows: list[dict] = []
     version = f"{model.config.version} ({computed_in(model)})"
@@ -168,7 +187,7 @@ def explain_files(
     for items in loader:
         try:
             good = [item for item in items if item.error is None]
-            explained = _explain_batch(
+            explained = explain_decoded(
                 model, good, paths, methods, out, target, layer, opacity, unindexed
             )
             produced = [

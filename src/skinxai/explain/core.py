@@ -171,8 +171,9 @@ class _ForwardPass:
     gate_input: torch.Tensor | None = None  # what the "not dermoscopic" gate reads, if known
 
     def gradients(self, targets: torch.Tensor) -> torch.Tensor:
-        score = self.logits.gather(1, targets[:, None]).sum()
-        (grad,) = torch.autograd.grad(score, self.activations, retain_graph=True)
+        with torch.enable_grad():  # a caller's no_grad (Lightning's predict loop) must not cut it
+            score = self.logits.gather(1, targets[:, None]).sum()
+            (grad,) = torch.autograd.grad(score, self.activations, retain_graph=True)
         return grad
 
 

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from skinxai.explain.baselines import BASELINES
+from skinxai.explain.batch import as_list
 from skinxai.explain.core import explain_grid
 from skinxai.explain.perturbation import inference_forward
 from skinxai.explanation_quality.samples import MaskedImage, MaskedImages
@@ -190,14 +191,10 @@ class _Evaluator:
                 _store(self.quality, name, metric, [index], cls, array[position : position + 1])
 
 
-def _collate(items: list) -> list:
-    return items
-
-
 def _pooled_features(model: SkinClassifier, dataset: MaskedImages, count: int = 256):
     """Pooled last-layer features of up to ``count`` images, for the random-label head."""
     pooled = []
-    loader = DataLoader(dataset, batch_size=32, collate_fn=_collate)
+    loader = DataLoader(dataset, batch_size=32, collate_fn=as_list)
     for items in loader:
         good = [item[1] for item in items if len(item) == 3]
         if good:
@@ -232,7 +229,7 @@ def score_explanations(
     dataset = MaskedImages(list(samples), config.input_size, config.mean, config.std)
     evaluator = _Evaluator(model, methods, quality, _pooled_features(model, dataset))
     subset = faithfulness_subset(samples, faithfulness_images)
-    for items in DataLoader(dataset, batch_size=batch_size, collate_fn=_collate):
+    for items in DataLoader(dataset, batch_size=batch_size, collate_fn=as_list):
         good = [item for item in items if len(item) == 3]
         for item in items:
             if len(item) == 2:

@@ -1,0 +1,104 @@
+"""The two things an archive run does to each batch, and the outputs they merge into:
+``explain`` (a figure per image, ``explanations.json`` and ``index.html``) and ``predict``
+(``predictions.csv``). Both turn a batch of decoded images into one JSON row per image."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from skinxai.explain.batch import DecodedImage, ExplainedFile, explain_decoded, figure_name
+from skinxai.explain.index_files import write_index, write_text_atomically
+from skinxai.model import SkinClassifier
+from skinxai.predict import PredictionRow, predict_batch
+
+
+def _error_row(kind, path: Path, item: DecodedImage) -> dict:
+    return asdict(kind(file=str(path), error=item.error, error_code=item.error_code))
+
+
+@dataclass(frozen=True)
+class ExplainTask:
+    """CAM-family figures for every image, indexed by ``explanations.json`` and a page."""
+
+    methods: tuple[str, ...]
+    target: int | str | None = None
+    layer: str | None = None
+    opacity: float = 0.4
+    name: str = "explain"
+    keeps_photo: bool = True
+
+    def options(self) -> dict:
+        return {"methods": list(self.methods), "target": self.target, "layer": self.layer}
+
+    def rows(
+        self, model: SkinClassifier, items: Sequence[DecodedImage], paths: Sequence[Path], out: Path
+    ) -> list[dict]:
+        """Explain one batch: its figures are on disk when this returns, its rows in input order."""
+        good = [item for item in items if item.error is None]
+        written: list[Path] = []  # the figures of this batch, recorded once it returns
+        explained = iter(
+            explain_decoded(
+                *(model, good, paths, self.methods, out),
+                *(self.target, self.layer, self.opacity, written),
+            )
+            if good
+            else ()
+        )
+        return [
+            asdict(next(explained))
+            if item.error is None
+            else _error_row(ExplainedFile, paths[item.index], item)
+            for item in items
+        ]
+
+    def merge(self, out: Path, files: Sequence[str], rows: dict[str, dict], version: str) -> None:
+        """Write the index of every finished image in input order, and remove the figures of
+        unfinished ones (drawn by a run killed before it recorded them)."""
+        listed = [rows[file] for file in files if file in rows]
+        write_index(out, listed, self.methods, version)
+        for file in files:
+            if file not in rows or not rows[file].get("figure"):
+                (out / figure_name(Path(file))).unlink(missing_ok=True)
+
+
+PREDICTION_COLUMNS = [field.name for field in fields(PredictionRow)]
+
+
+@dataclass(frozen=True)
+class PredictTask:
+    """A label and P(malignant) for every image, merged into ``predictions.csv``."""
+
+    name: str = "predict"
+    keeps_photo: bool = False
+
+    def options(self) -> dict:
+        return {}
+
+    def rows(
+        self, model: SkinClassifier, items: Sequence[DecodedImage], paths: Sequence[Path], out: Path
+    ) -> list[dict]:
+        good = [item for item in items if item.error is None]
+        predicted = iter(
+            predict_batch(model, [paths[item.index] for item in good], [i.inputs for i in good])
+        )
+        return [
+            next(predicted).to_dict()
+            if item.error is None
+            else _error_row(PredictionRow, paths[item.index], item)
+            for item in items
+        ]
+
+    def merge(self, out: Path, files: Sequence[str], rows: dict[str, dict], version: str) -> None:
+        """``predictions.csv``: one line per finished image, in input order."""
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=PREDICTION_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows[file] for file in files if file in rows)
+        write_text_atomically(out / "predictions.csv", text.getvalue())
+
+
+ArchiveTask = ExplainTask | PredictTask
