@@ -60,10 +60,11 @@ def test_a_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path: Pa
 def test_the_shares_of_the_ranks_cover_what_is_left_exactly_once() -> None:
     plan = RunPlan("explain", tuple(f"{i}.jpg" for i in range(11)))
     finished = {"0.jpg", "5.jpg", "6.jpg"}
-    shares = [plan.share(finished, rank, 3) for rank in range(3)]
+    shares = [plan.share(finished, rank, 3, batch_size=2) for rank in range(3)]
     flat = [file for share in shares for file in share]
     assert sorted(flat) == sorted(set(plan.files) - finished) and len(flat) == len(set(flat))
-    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+    assert shares[0] == ["1.jpg", "2.jpg", "9.jpg", "10.jpg"]  # whole batches, as one rank's
+    assert max(map(len, shares)) - min(map(len, shares)) <= 2
 
 
 def test_resume_refuses_a_folder_that_holds_another_run(tmp_path: Path) -> None:
@@ -173,3 +174,30 @@ def test_a_run_sigkilled_halfway_and_resumed_lists_every_image_once(
     with open(images, newline="") as handle:
         expected = [Path(row["path"]).name for row in csv.DictReader(handle)]
     assert [Path(row["file"]).name for row in explanations(out)] == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["predict", "LESION", "--devices", "2"], "need --out"),
+        (["predict", "list:MISSING.csv", "--out", "OUT"], "MISSING.csv' does not exist"),
+        (["explain", "list:NOPATH.csv", "--out", "OUT"], "has no 'path' column"),
+        (["explain", "nowhere:test", "--out", "OUT"], "neither a folder nor a known set"),
+        (["explain", "LESION", "--out", "OUT", "--resume"], "holds no earlier run to resume"),
+    ],
+)
+def test_archive_input_errors_are_one_line(
+    fanconic: Path, tmp_path: Path, command: list[str], message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from skinxai.cli import app
+
+    (tmp_path / "NOPATH.csv").write_text("file,label\na.jpg,0\n")
+    lesion = str(next((fanconic / "test" / "malignant").iterdir()))
+    names = {"LESION": lesion, "OUT": str(tmp_path / "out")}
+    args = [names.get(a, a.replace("MISSING", str(tmp_path / "MISSING"))) for a in command]
+    args = [a.replace("NOPATH", str(tmp_path / "NOPATH")) for a in args]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1

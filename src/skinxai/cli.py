@@ -227,7 +227,6 @@ def predict(
     resume: ResumeOption = False,
 ) -> None:
     """Diagnose each image: label and P(malignant). Exits 1 if any input failed."""
-    from skinxai.archive import ArchiveOptions, PredictTask
     from skinxai.predict import predict_files
 
     if out is None and (devices > 1 or num_nodes > 1 or resume):
@@ -239,7 +238,9 @@ def predict(
     _note_if_untrained(classifier)
     if out is None:
         rows = [row.to_dict() for row in predict_files(classifier, files, batch_size=batch_size)]
-    else:
+    else:  # an archive run: Lightning, imported only for one
+        from skinxai.archive import ArchiveOptions, PredictTask
+
         options = ArchiveOptions(devices, num_nodes, "auto", batch_size, workers, resume, precision)
         result = _run_archive(classifier, PredictTask(), files, out, options)
         if result is None:

@@ -89,7 +89,9 @@ class _ArchiveModule(L.LightningModule):
             clear_shards(self.out)
             write_plan(self.out, self.plan)
         self.trainer.strategy.barrier("archive-plan")  # nobody writes before all have read
-        self.paths = [Path(file) for file in self.plan.share(finished, rank, world)]
+        self.paths = [
+            Path(file) for file in self.plan.share(finished, rank, world, self.options.batch_size)
+        ]
         self.writer = ShardWriter(self.out, rank)
 
     def on_predict_start(self) -> None:

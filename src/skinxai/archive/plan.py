@@ -32,11 +32,14 @@ class RunPlan:
         text = json.dumps([self.task, self.files, self.options], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def share(self, finished: set[str], rank: int, world_size: int) -> list[str]:
-        """Rank ``rank``'s inputs: every ``world_size``-th of those not finished yet, so the
-        ranks split the rest evenly and no input goes to two of them."""
+    def share(self, finished: set[str], rank: int, world_size: int, batch_size: int) -> list[str]:
+        """Rank ``rank``'s inputs: every ``world_size``-th batch of those not finished yet, so
+        the ranks split the rest evenly (within a batch), no input goes to two of them, and a
+        fresh run's batches have the sizes one process gives them (bf16 outputs move with the
+        batch size: up to 0.0024 in P(malignant) between batches of 32 and 16 here)."""
         remaining = [file for file in self.files if file not in finished]
-        return remaining[rank::world_size]
+        batches = [remaining[i : i + batch_size] for i in range(0, len(remaining), batch_size)]
+        return [file for batch in batches[rank::world_size] for file in batch]
 
 
 def write_plan(out: Path, plan: RunPlan) -> None:
