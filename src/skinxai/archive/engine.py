@@ -85,9 +85,6 @@ class _ArchiveModule(L.LightningModule):
         if self.trainer.local_rank != 0:
             _die_with_parent()
         finished = set(finished_rows(self.out)) if self.options.resume else set()
-        if rank == 0 and not self.options.resume:
-            clear_shards(self.out)
-            write_plan(self.out, self.plan)
         self.trainer.strategy.barrier("archive-plan")  # nobody writes before all have read
         self.paths = [
             Path(file) for file in self.plan.share(finished, rank, world, self.options.batch_size)
@@ -172,6 +169,9 @@ def run_archive(
     earlier = len(finished_rows(out)) if options.resume else 0
     _quiet_lightning()
     trainer = _trainer(options, out)
+    if trainer.global_rank == 0 and not options.resume:  # before any rank can write
+        clear_shards(out)
+        write_plan(out, plan)
     module = _ArchiveModule(classifier, task, out, plan, options)
     show = trainer.global_rank == 0 and progress_console is not None
     try:

@@ -39,7 +39,7 @@ class ExplainTask:
     ) -> list[dict]:
         """Explain one batch: its figures are on disk when this returns, its rows in input order."""
         good = [item for item in items if item.error is None]
-        written: list[Path] = []  # the figures of this batch, recorded once it returns
+        written: list[Path] = []  # explain_decoded lists its figures; merge removes strays
         explained = iter(
             explain_decoded(
                 *(model, good, paths, self.methods, out),
