@@ -1,0 +1,65 @@
+"""What the concept readers and TCAV read from a network, in one fp32 pass per batch: the
+spatial mean of the last feature map and of an inner block, the malignant logit's gradient
+at that block (summed over positions), and the logits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skinxai.classes import MALIGNANT
+from skinxai.data.cache import decode_images
+from skinxai.explain.hooks import capture_layer, find_layer
+from skinxai.model import SkinClassifier
+from skinxai.preprocessing import normalize
+
+LAST = "last"  # the last feature map, the one CAM and the head read
+INNER = "backbone.blocks.5"  # the block before the last stage (192 channels in lite0)
+
+
+@dataclass
+class NetworkReadings:
+    """Per image: pooled activations of each layer (N, C), the spatial sum of
+    d logit_malignant / dA at ``INNER`` (N, C), and the logits (N, 2)."""
+
+    pooled: dict[str, np.ndarray]
+    inner_gradient: np.ndarray
+    logits: np.ndarray
+
+
+def _batch_readings(model: SkinClassifier, x: torch.Tensor) -> tuple[np.ndarray, ...]:
+    with capture_layer(find_layer(model, INNER)) as inner, torch.enable_grad():
+        last = model.features(x)
+        logits = model.head(last)
+        (gradient,) = torch.autograd.grad(logits[:, MALIGNANT].sum(), inner.output)
+        inner_pooled = inner.output.detach().mean(dim=(2, 3))  # the hook forgets it on exit
+    return (
+        last.detach().mean(dim=(2, 3)).numpy(),
+        inner_pooled.numpy(),
+        gradient.sum(dim=(2, 3)).numpy(),
+        logits.detach().numpy(),
+    )
+
+
+def read_network(
+    model: SkinClassifier, paths: Sequence[Path], batch_size: int = 32
+) -> NetworkReadings:
+    """The readings of every image at ``paths`` (fp32, eval mode; bad files raise)."""
+    was_training, was_precision = model.training, model.precision
+    model.eval()
+    model.precision = "32-true"
+    parts: list[tuple[np.ndarray, ...]] = []
+    try:
+        for start in range(0, len(paths), batch_size):
+            decoded = decode_images(paths[start : start + batch_size], model.config.input_size)
+            x = normalize(decoded, model.config.mean, model.config.std).to(model.device)
+            parts.append(_batch_readings(model, x))
+    finally:
+        model.train(was_training)
+        model.precision = was_precision
+    last, inner, gradient, logits = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return NetworkReadings({LAST: last, INNER: inner}, gradient, logits)

@@ -1,0 +1,134 @@
+"""The 7-point checklist from the network: the criteria as a dermatologist scores them, the
+committed concept split, readers whose maps are CAMs with their weights, and TCAV, on
+hand-made data whose concept is known and on real derm7pt images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from skinxai.concepts.checklist import (
+    CRITERIA,
+    POINTS,
+    presence,
+    presence_matrix,
+    read_scored_images,
+    seven_point_score,
+)
+from skinxai.concepts.features import INNER, LAST, read_network
+from skinxai.concepts.readers import ConceptReaders, fit_readers
+from skinxai.concepts.split import make_concept_split, read_concept_split
+from skinxai.concepts.tcav import head_alignment, tcav, tcav_score
+from skinxai.explain.hooks import find_layer
+
+
+@pytest.fixture(scope="module")
+def scored(data_dir):
+    return read_scored_images(data_dir / "derm7pt")
+
+
+def test_a_meta_row_is_read_in_the_checklists_binary_form() -> None:
+    row = {
+        "pigment_network": "atypical",
+        "blue_whitish_veil": "absent",
+        "vascular_structures": "within regression",  # not atypical in Argenziano's sense
+        "streaks": "regular",
+        "pigmentation": "localized irregular",
+        "dots_and_globules": "irregular",
+        "regression_structures": "white areas",
+    }
+    assert presence(row) == (1, 0, 0, 0, 1, 1, 1)
+    assert seven_point_score(np.array([presence(row)])).tolist() == [5.0]
+    assert POINTS.tolist() == [2, 2, 2, 1, 1, 1, 1] and len(CRITERIA) == 7
+
+
+def test_the_committed_concept_split_is_the_seeded_stratified_one(scored) -> None:
+    committed = read_concept_split()
+    assert committed == make_concept_split(scored)  # reproducible from meta.csv
+    assert len(committed) == len(scored) == 1003
+    fit = [image for image in scored if committed[image.file] == "concept-fit"]
+    test = [image for image in scored if committed[image.file] == "concept-test"]
+    assert 0.58 <= len(fit) / len(scored) <= 0.62
+    for part in (fit, test):  # every criterion and the diagnosis keep their prevalence
+        share = presence_matrix(part).mean(axis=0)
+        assert np.abs(share - presence_matrix(scored).mean(axis=0)).max() < 0.03
+        malignant = np.mean([image.malignant for image in part])
+        assert abs(malignant - np.mean([image.malignant for image in scored])) < 0.02
+
+
+def test_readers_find_a_known_concept_and_their_maps_are_cams() -> None:
+    """Feature 3 carries the concept: the reader finds it; its map is sum_k v_k A_k, whose
+    spatial mean plus the bias is the reader's logit."""
+    rng = np.random.default_rng(0)
+    activations = torch.from_numpy(rng.standard_normal((240, 16, 5, 5)).astype(np.float32))
+    pooled = activations.mean(dim=(2, 3)).numpy()
+    present = np.stack([pooled[:, 3] > 0, pooled[:, 7] > 0.1], axis=1).astype(int)
+    readers = fit_readers("toy", ("three", "seven"), pooled, present)
+    assert np.argmax(np.abs(readers.weight[0])) == 3 and np.argmax(np.abs(readers.weight[1])) == 7
+    assert (readers.decisions(pooled) == present).mean() > 0.9
+    maps = readers.maps(activations)
+    explicit = sum(readers.weight[1, k] * activations[:, k] for k in range(16))
+    torch.testing.assert_close(maps[:, 1], explicit, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        maps.mean(dim=(2, 3)).numpy() + readers.bias, readers.logits(pooled), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_tcav_tells_a_direction_the_decision_uses_from_random_ones() -> None:
+    rng = np.random.default_rng(1)
+    pooled = rng.standard_normal((300, 12))
+    present = (pooled[:, 2] > 0.5).astype(int)
+    along = rng.standard_normal((200, 12)) + 3 * np.eye(12)[2]  # the logit grows with feature 2
+    used = tcav(pooled, present, along, runs=12)
+    assert used.mean > 0.9 and used.significant(0.01)
+    assert 0.2 < np.mean(used.random_scores) < 0.8  # a random direction's sign is a coin
+    against = tcav(pooled, present, -along, runs=12)
+    assert against.mean < 0.1 and against.significant(0.01)
+    assert tcav_score(along, np.eye(12)[2]) > 0.99
+    head = np.zeros((2, 12))
+    head[1, 2], head[0, 2] = 1.0, -1.0
+    assert head_alignment(np.eye(12)[2], head) == pytest.approx(1.0)
+    assert head_alignment(np.eye(12)[5], head) == pytest.approx(0.0)
+
+
+def test_real_readings_carry_the_exact_gradients_tcav_needs(default_model, scored) -> None:
+    """On real derm7pt images: the pooled last map is what the head reads, and the gradient at
+    block 5 gives the directional derivative of the malignant logit (checked by moving the
+    block's output a step along a direction)."""
+    paths = [image.path for image in scored[:6]]
+    readings = read_network(default_model, paths, batch_size=3)
+    assert readings.pooled[LAST].shape == (6, 1280) and readings.pooled[INNER].shape == (6, 192)
+    head = default_model.classifier
+    logits = readings.pooled[LAST] @ head.weight.detach().numpy().T + head.bias.detach().numpy()
+    np.testing.assert_allclose(logits, readings.logits, rtol=1e-4, atol=1e-4)
+    direction = np.random.default_rng(2).standard_normal(192).astype(np.float32)
+    step = 1e-2
+    block = find_layer(default_model, INNER)
+    shift = torch.from_numpy(direction * step)[None, :, None, None]
+    handle = block.register_forward_hook(lambda _m, _i, output: output + shift)
+    try:
+        moved = read_network(default_model, paths, batch_size=3).logits
+    finally:
+        handle.remove()
+    numeric = (moved[:, 1] - readings.logits[:, 1]) / step
+    np.testing.assert_allclose(readings.inner_gradient @ direction, numeric, rtol=0.05, atol=0.05)
+
+
+def test_reader_maps_on_a_real_image_are_cams_of_the_last_map(default_model, scored) -> None:
+    readings = read_network(default_model, [scored[0].path])
+    rng = np.random.default_rng(3)
+    readers = ConceptReaders(
+        LAST,
+        tuple(c.name for c in CRITERIA),
+        rng.standard_normal((7, 1280)).astype(np.float32),
+        np.zeros(7, dtype=np.float32),
+    )
+    x = default_model.preprocess(scored[0].path)[None]
+    with torch.no_grad():
+        activations = default_model.features(x)
+    maps = readers.maps(activations)
+    assert maps.shape == (1, 7, 7, 7)
+    np.testing.assert_allclose(
+        maps.mean(dim=(2, 3)).numpy(), readers.logits(readings.pooled[LAST]), rtol=1e-3, atol=1e-3
+    )
