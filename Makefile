@@ -69,6 +69,7 @@ model: $(VENV)/.installed
 		--target-accuracy 0.95 --gate-train list:configs/melanoma10k_train.csv \
 		--gate-val isic2017:val --gate-val melanoma10k:val \
 		--out runs/melanoma10k/model.safetensors
+	$(BIN)/skinxai concepts fit --model runs/melanoma10k/model.safetensors
 	$(BIN)/python -m skinxai.model_card --run runs/melanoma10k \
 		--curation configs/melanoma10k_train.report.json
 	$(BIN)/python benchmarks/accuracy.py

@@ -23,8 +23,6 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 import skinxai
 from skinxai.concepts.checklist import (
@@ -35,7 +33,7 @@ from skinxai.concepts.checklist import (
     seven_point_score,
 )
 from skinxai.concepts.features import INNER, LAST, read_network
-from skinxai.concepts.readers import fit_readers
+from skinxai.concepts.readers import cv_auroc, fit_readers
 from skinxai.concepts.split import concept_images
 from skinxai.concepts.tcav import head_alignment, tcav
 from skinxai.data.audit import find_near_duplicates
@@ -45,23 +43,6 @@ from skinxai.model import SkinClassifier
 ROOT = Path(__file__).resolve().parents[1]
 FEW_POSITIVES = 30  # fewer concept-test positives than this: the interval is wide, say so
 NAMES = tuple(criterion.name for criterion in CRITERIA)
-
-
-def fit_cv_auroc(pooled: np.ndarray, present: np.ndarray) -> float:
-    """Mean over criteria of the 5-fold CV AUROC of a reader on ``concept-fit`` alone."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    values = []
-    for k in range(present.shape[1]):
-        probe = make_pipeline(
-            StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
-        )
-        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-        scores = cross_val_predict(probe, pooled, present[:, k], cv=folds, method="predict_proba")
-        values.append(roc_auc_score(present[:, k], scores[:, 1]))
-    return float(np.mean(values))
 
 
 def reader_rows(readers, pooled_test: np.ndarray, present_test: np.ndarray) -> dict:
@@ -82,7 +63,7 @@ def readers_of(readings, fit: np.ndarray, test: np.ndarray, present: np.ndarray)
         pooled = readings.pooled[layer]
         readers = fit_readers(layer, NAMES, pooled[fit], present[fit])
         result[layer] = {
-            "fit_cv_mean_auroc": fit_cv_auroc(pooled[fit], present[fit]),
+            "fit_cv_mean_auroc": float(np.mean(cv_auroc(pooled[fit], present[fit]))),
             "test": reader_rows(readers, pooled[test], present[test]),
             "readers": readers,
         }
@@ -139,6 +120,15 @@ def checklist_rows(readers, pooled, images, test, present, p_malignant) -> dict:
             rows[name]["sensitivity_at_3"] = float(flagged[melanoma == 1].mean())
             rows[name]["specificity_at_3"] = float(1 - flagged[melanoma == 0].mean())
     return rows
+
+
+def shipped_readers(model, measured) -> dict | None:
+    """Whether the readers the shipped model carries are the ones measured here."""
+    stored = model.concept_readers
+    if stored is None:
+        return None
+    same = stored.layer == measured.layer and np.allclose(stored.weight, measured.weight, atol=1e-5)
+    return {"layer": stored.layer, "same_as_measured": bool(same)}
 
 
 def print_tables(payload: dict) -> None:
@@ -247,6 +237,7 @@ def main() -> None:
             p_malignant,
         ),
         "diagnosis_on_concept_test": bootstrap_auroc(test_malignant, p_malignant[test]),
+        "shipped_readers": shipped_readers(shipped, layers[chosen]["readers"]),
         "seconds": None,
     }
     payload["seconds"] = time.perf_counter() - started
@@ -254,7 +245,8 @@ def main() -> None:
     print(
         f"chosen layer {chosen}; derm7pt diagnosis AUROC on concept-test "
         f"{payload['diagnosis_on_concept_test']['auroc']:.3f}; near-duplicate fit/test pairs "
-        f"{len(overlap.pairs)}; {payload['seconds']:.0f} s"
+        f"{len(overlap.pairs)}; shipped readers {payload['shipped_readers']}; "
+        f"{payload['seconds']:.0f} s"
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")

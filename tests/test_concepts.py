@@ -132,3 +132,46 @@ def test_reader_maps_on_a_real_image_are_cams_of_the_last_map(default_model, sco
     np.testing.assert_allclose(
         maps.mean(dim=(2, 3)).numpy(), readers.logits(readings.pooled[LAST]), rtol=1e-3, atol=1e-3
     )
+
+
+def test_the_shipped_model_carries_its_readers_and_they_travel_with_it(tmp_path) -> None:
+    """Readers live beside the weights, are checked on load, are carried by save_model, and
+    a damaged or mis-shaped readers file is one ModelFileError, never garbage."""
+    import json
+
+    from skinxai.concepts.store import readers_path_for, save_readers
+    from skinxai.model import load_default_model, load_model_file, save_model
+    from skinxai.model_config import ModelFileError
+
+    shipped = load_default_model(precision="32")
+    readers = shipped.concept_readers
+    assert readers is not None and readers.layer == INNER and readers.weight.shape == (7, 192)
+    assert shipped.config.concepts["fit_images"] == 602
+    copy = save_model(shipped, tmp_path / "copy" / "model.safetensors")
+    again = load_model_file(copy, precision="32").concept_readers
+    np.testing.assert_array_equal(again.weight, readers.weight)
+    beside = readers_path_for(copy)
+    beside.write_bytes(beside.read_bytes()[:40])
+    with pytest.raises(ModelFileError, match="missing or damaged"):
+        load_model_file(copy)
+    wrong = ConceptReaders(INNER, readers.names, readers.weight[:, :10], readers.bias)
+    save_readers(wrong, beside)
+    with pytest.raises(ModelFileError, match="do not fit layer"):
+        load_model_file(copy)
+    config = json.loads(copy.with_suffix(".json").read_text())
+    config["concepts"]["file"] = "../elsewhere.safetensors"
+    copy.with_suffix(".json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=r"concepts\.file must be"):
+        load_model_file(copy)
+
+
+def test_concepts_fit_on_a_missing_model_is_one_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from skinxai.cli import app
+
+    result = CliRunner().invoke(
+        app, ["concepts", "fit", "--model", str(tmp_path / "no.safetensors")]
+    )
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

@@ -107,6 +107,7 @@ class SkinClassifier(nn.Module):
         self.classifier = nn.Linear(self.backbone.num_features, len(self.config.class_names))
         self.gate: FeatureGate | None = None  # "not a dermoscopic image", when fitted
         self.gate_block: int | None = None  # the backbone block the gate reads (None: the last)
+        self.concept_readers = None  # the 7-point checklist readers (concepts.readers), if fitted
         # what the backbone computes in for passes without gradients (``set_precision``)
         self.precision = FP32
 
@@ -288,13 +289,19 @@ def config_path_for(weights_path: str | os.PathLike) -> Path:
 
 
 def save_model(model: SkinClassifier, path: str | os.PathLike, half: bool = False) -> Path:
-    """Write ``path`` (.safetensors), its JSON config and, when the model has one, its gate
-    (``<stem>.gate.safetensors``) beside it; returns the weights path."""
+    """Write ``path`` (.safetensors), its JSON config and, when the model has them, its gate
+    (``<stem>.gate.safetensors``) and concept readers (``<stem>.concepts.safetensors``) beside
+    it; returns the weights path."""
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     if model.gate is not None:
         gate_file = model.gate.save(path.with_name(f"{path.stem}.gate.safetensors"))
         model.config.ood_gate = {**(model.config.ood_gate or {}), "file": gate_file.name}
+    if model.concept_readers is not None:  # they travel with the weights they were fitted to
+        from skinxai.concepts.store import readers_path_for, save_readers
+
+        readers_file = save_readers(model.concept_readers, readers_path_for(path))
+        model.config.concepts = {**(model.config.concepts or {}), "file": readers_file.name}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
@@ -347,9 +354,24 @@ def load_model_file(
         gate_path = path.with_name(config.ood_gate["file"])
         model.read_gate_from(config.ood_gate.get("block"))
         model.gate = FeatureGate.load(gate_path, model.gate_input_size())
+    if config.concepts is not None:
+        readers_file = path.with_name(config.concepts["file"])
+        model.concept_readers = _load_concept_readers(model, readers_file)
     model = model.to(device).eval()
     model.set_precision(precision)
     return model
+
+
+def _load_concept_readers(model: SkinClassifier, path: Path):
+    from skinxai.concepts.features import layer_channels
+    from skinxai.concepts.store import load_readers
+
+    layer = model.config.concepts["layer"]
+    try:
+        channels = layer_channels(model, layer)
+    except ValueError as exc:  # a layer the network does not have
+        raise ModelFileError(f"concepts.layer: {exc}") from exc
+    return load_readers(path, layer, channels)
 
 
 def default_model_path() -> Path:

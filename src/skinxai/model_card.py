@@ -73,6 +73,7 @@ def calibration_lines(model: dict) -> list[str]:
         f" validation (coverage {report['coverage']:.3f}, accuracy "
         f"{report['covered_accuracy']:.3f}).",
         *_gate_lines(model.get("ood_gate")),
+        *_concept_lines(model.get("concepts")),
         "",
     ]
 
@@ -99,6 +100,16 @@ def _confidence_text(point: dict) -> str:
         f" at the {point['confidence']:.0%} lower bound of a bootstrap over its "
         f"{point['n_lesions']} lesions (several photographs of one lesion are one draw)"
     )
+
+
+def _concept_lines(concepts: dict | None) -> list[str]:
+    if not concepts:
+        return ["- No 7-point checklist readers."]
+    return [
+        f"- 7-point checklist readers: seven linear probes on `{concepts['layer']}`, fitted on "
+        f"{concepts['fit_images']} images of {concepts['fitted_on']} by `skinxai concepts fit` "
+        "(a research aid; measured by `benchmarks/concepts.py`)."
+    ]
 
 
 def _gate_lines(gate: dict | None) -> list[str]:
@@ -311,9 +322,11 @@ def main() -> None:
             ("curves.png", "training_curves.png"),
         ):
             shutil.copyfile(args.run / source, ASSETS / target)
-        gate = (json.loads((args.run / "model.json").read_text()).get("ood_gate") or {}).get("file")
-        if gate:  # the "not a dermoscopic image" gate lives beside the weights
-            shutil.copyfile(args.run / gate, ASSETS / gate)
+        config = json.loads((args.run / "model.json").read_text())
+        for part in ("ood_gate", "concepts"):  # the gate and the readers live beside the weights
+            beside = (config.get(part) or {}).get("file")
+            if beside:
+                shutil.copyfile(args.run / beside, ASSETS / beside)
         print(f"shipped {args.run / 'model.safetensors'} to {ASSETS}")
     write_model_card(args.run, args.accuracy, args.curation, args.notes, ASSETS / "MODEL_CARD.md")
     print(f"wrote {ASSETS / 'MODEL_CARD.md'}")

@@ -77,6 +77,9 @@ class ModelConfig:
     calibration: dict[str, Any] | None = None
     # The "not a dermoscopic image" gate beside the weights (``file``) and how it was fitted.
     ood_gate: dict[str, Any] | None = None
+    # The 7-point checklist readers beside the weights (``file``), the layer they read and how
+    # they were fitted (``skinxai concepts fit``).
+    concepts: dict[str, Any] | None = None
     skinxai_version: str = skinxai.__version__
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -155,21 +158,20 @@ class ModelConfig:
                 raise ModelFileError(f"{name} must be a string of 1 to 200 characters")
         if not isinstance(self.trained, bool):
             raise ModelFileError("trained must be true or false")
-        for name in ("operating_point", "calibration", "ood_gate", "extra"):
+        for name in ("operating_point", "calibration", "ood_gate", "concepts", "extra"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, dict):
                 raise ModelFileError(f"{name} must be a JSON object")
         self._validate_band()
         if self.ood_gate is not None:
-            name = self.ood_gate.get("file")
-            if (
-                not isinstance(name, str)
-                or Path(name).name != name
-                or not name.endswith(".safetensors")
-            ):
-                raise ModelFileError("ood_gate.file must be a .safetensors file name beside it")
+            _check_file_beside("ood_gate.file", self.ood_gate.get("file"))
             if self.ood_gate.get("block") is not None:
                 _check_number("ood_gate.block", self.ood_gate["block"], 0, 99, integer=True)
+        if self.concepts is not None:
+            _check_file_beside("concepts.file", self.concepts.get("file"))
+            layer = self.concepts.get("layer")
+            if not isinstance(layer, str) or not 0 < len(layer) <= 200:
+                raise ModelFileError("concepts.layer must name a layer (a string)")
 
     def _validate_canonical_views(self) -> None:
         if self.canonical_resolution is not None:
@@ -195,6 +197,12 @@ class ModelConfig:
             raise ModelFileError(
                 f"uncertain_band {list(band)} must hold the threshold {self.threshold}"
             )
+
+
+def _check_file_beside(field_name: str, name: Any) -> None:
+    """A file the config names must be a .safetensors file in the model's own folder."""
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".safetensors"):
+        raise ModelFileError(f"{field_name} must be a .safetensors file name beside it")
 
 
 def _check_number(name: str, value: Any, low: float, high: float, integer: bool = False) -> None:

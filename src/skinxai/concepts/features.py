@@ -63,3 +63,19 @@ def read_network(
         model.precision = was_precision
     last, inner, gradient, logits = (np.concatenate(column) for column in zip(*parts, strict=True))
     return NetworkReadings({LAST: last, INNER: inner}, gradient, logits)
+
+
+def layer_channels(model: SkinClassifier, layer: str) -> int:
+    """How many channels ``layer`` (LAST or a named module) puts out: a small probe in eval mode."""
+    if layer == LAST:
+        return model.backbone.num_features
+    was_training = model.training
+    model.eval()
+    try:
+        probe = torch.zeros(1, 3, 64, 64, device=model.device)
+        with capture_layer(find_layer(model, layer), requires_grad=False) as captured:
+            with torch.no_grad():
+                model.features(probe)
+            return int(captured.output.shape[1])
+    finally:
+        model.train(was_training)

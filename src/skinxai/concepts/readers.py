@@ -9,8 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegressionCV
-from sklearn.model_selection import StratifiedKFold
 
 REGULARISATION = np.logspace(-3, 1, 9)  # C values tried by 5-fold CV on the fit split
 
@@ -45,6 +43,9 @@ class ConceptReaders:
 def fit_reader(pooled: np.ndarray, present: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float]:
     """One class-balanced logistic reader, C chosen by 5-fold CV AUROC on these images only;
     returns (weight (C,), bias) on the raw pooled activations."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold
+
     mean, std = pooled.mean(axis=0), pooled.std(axis=0) + 1e-6
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
     model = LogisticRegressionCV(
@@ -66,3 +67,23 @@ def fit_readers(
     weight = np.stack([w for w, _ in fitted]).astype(np.float32)
     bias = np.array([b for _, b in fitted], dtype=np.float32)
     return ConceptReaders(layer, names, weight, bias)
+
+
+def cv_auroc(pooled: np.ndarray, present: np.ndarray, seed: int = 0) -> list[float]:
+    """Per criterion, the 5-fold CV AUROC of a class-balanced probe (C = 0.1) on these images
+    alone: how well a layer reads the concepts, measured without a test set."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    values = []
+    for k in range(present.shape[1]):
+        probe = make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
+        )
+        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+        scores = cross_val_predict(probe, pooled, present[:, k], cv=folds, method="predict_proba")
+        values.append(float(roc_auc_score(present[:, k], scores[:, 1])))
+    return values
