@@ -175,3 +175,54 @@ def test_concepts_fit_on_a_missing_model_is_one_line(tmp_path) -> None:
     )
     assert result.exit_code == 2 and "does not exist" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_read_concepts_is_the_readers_on_the_pooled_layer(scored) -> None:
+    """What explain shows is what the benchmark measures: the readers' probabilities from
+    the concept maps equal those from the pooled layer, on real images."""
+    from skinxai.concepts.reading import concept_row, read_concepts
+    from skinxai.model import load_default_model
+
+    shipped = load_default_model(precision="32")
+    paths = [image.path for image in scored[:4]]
+    pooled = read_network(shipped, paths).pooled[shipped.concept_readers.layer]
+    batch = torch.stack([shipped.preprocess(path) for path in paths])
+    reading = read_concepts(shipped, batch)
+    np.testing.assert_allclose(
+        reading.probabilities, shipped.concept_readers.probabilities(pooled), atol=1e-3
+    )
+    assert reading.maps.shape == (4, 7, 7, 7)
+    row = concept_row(reading, 0)
+    assert [c["name"] for c in row["criteria"]] == [c.name for c in CRITERIA]
+    assert row["total_points"] == sum(c["points"] for c in row["criteria"] if c["present"])
+    from skinxai.model import SkinClassifier
+
+    with pytest.raises(ValueError, match="no 7-point checklist readers"):
+        read_concepts(SkinClassifier(shipped.config, pretrained=False).eval(), batch)
+
+
+def test_explain_with_concepts_lists_and_draws_the_criteria(scored, tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from skinxai.cli import app
+
+    # two melanomas and two nevi, so that some criteria are found and some are not
+    chosen = [i for i in scored if i.melanoma][:2] + [i for i in scored if not i.malignant][:2]
+    out = tmp_path / "out"
+    args = ["explain", *(str(i.path) for i in chosen), "--out", str(out), "--concepts"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code in (0, 1), result.output
+    rows = json.loads((out / "explanations.json").read_text())
+    read = [row for row in rows if row["error"] is None]
+    assert read, "the gate refused every image"
+    for row in read:
+        concepts = row["concepts"]
+        assert len(concepts["criteria"]) == 7 and "research aid" in concepts["note"]
+        found = [c for c in concepts["criteria"] if c["present"]]
+        assert concepts["total_points"] == sum(c["worth"] for c in found)
+        assert (row["concepts_figure"] is not None) == bool(found)
+    figures = {row["figure"] for row in read} | {r["concepts_figure"] for r in read} - {None}
+    assert figures == {p.name for p in out.glob("*.png")}
+    assert (out / "index.html").read_text().count("What a dermatologist would check") == len(read)

@@ -26,10 +26,12 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def shipped_copy(tmp_path_factory) -> Path:
-    """The shipped model, its config and its gate copied into a folder of their own."""
+    """The shipped model, its config, its gate and its concept readers copied into a folder of
+    their own."""
     source = default_model_path()
     folder = tmp_path_factory.mktemp("shipped")
-    for name in (source.name, source.with_suffix(".json").name, "model.gate.safetensors"):
+    beside = ("model.gate.safetensors", "model.concepts.safetensors")
+    for name in (source.name, source.with_suffix(".json").name, *beside):
         (folder / name).write_bytes((source.parent / name).read_bytes())
     return folder / source.name
 

@@ -312,6 +312,13 @@ def explain(
     devices: DevicesOption = 1,
     num_nodes: NodesOption = 1,
     resume: ResumeOption = False,
+    concepts: Annotated[
+        bool,
+        typer.Option(
+            "--concepts",
+            help="Add the network's 7-point checklist reading (a map per criterion found).",
+        ),
+    ] = False,
 ) -> None:
     """Explain each image with CAM-family maps: a three-panel PNG per image + an index."""
     from skinxai.archive import ArchiveOptions, ExplainTask
@@ -325,7 +332,12 @@ def explain(
         chosen_target = parse_target(target, classifier.config.class_names)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    task = ExplainTask(tuple(methods), chosen_target, layer, opacity)
+    if concepts and classifier.concept_readers is None:
+        raise fail(
+            "this model has no 7-point checklist readers; fit them with "
+            "`skinxai concepts fit --model FILE`"
+        )
+    task = ExplainTask(tuple(methods), chosen_target, layer, opacity, concepts)
     options = ArchiveOptions(devices, num_nodes, "auto", batch_size, workers, resume, precision)
     result = _run_archive(classifier, task, files, out, options)
     if result is None:

@@ -50,7 +50,26 @@ def _card(row: dict) -> str:
         f'<p><strong class="{label}">{label}</strong>, '
         f"P(malignant) = {row['probability']:.3f}; maps for class {explained}</p>"
         f'<a href="{figure}"><img src="{figure}" loading="lazy" '
-        f'alt="{name}: the photo, heat maps and overlays for class {explained}"></a></article>'
+        f'alt="{name}: the photo, heat maps and overlays for class {explained}"></a>'
+        f"{_checklist(row)}</article>"
+    )
+
+
+def _checklist(row: dict) -> str:
+    """The network's 7-point checklist reading of a row explained with ``--concepts``."""
+    concepts = row.get("concepts")
+    if not concepts:
+        return ""
+    found = [c for c in concepts["criteria"] if c["present"]]
+    words = ", ".join(f"{html.escape(c['words'])} ({c['points']})" for c in found) or "none"
+    link = ""
+    if row.get("concepts_figure"):
+        link = f' <a href="{relative_link(row["concepts_figure"])}">maps of the criteria</a>'
+    verdict = " (3 or more: suspicious)" if concepts["suspicious"] else ""
+    return (
+        f'<p class="checklist">What a dermatologist would check, as the network reads it: '
+        f"{concepts['total_points']} points{verdict}; found: {words}.{link} "
+        f"<small>{html.escape(concepts['note'])}</small></p>"
     )
 
 
