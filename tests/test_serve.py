@@ -115,6 +115,23 @@ def test_explain_returns_overlays_and_raw_maps(server: str, lesion: bytes) -> No
     assert Image.open(io.BytesIO(base64.b64decode(body["image_png"]))).size == (224, 224)
 
 
+def test_explain_with_concepts_returns_the_checklist_and_its_maps(
+    server: str, lesion: bytes
+) -> None:
+    response = post(server, "/api/v1/explain", lesion, methods="cam", concepts="true")
+    assert response.status_code == 200, response.text
+    concepts = response.json()["concepts"]
+    assert len(concepts["criteria"]) == 7 and "research aid" in concepts["note"]
+    assert concepts["total_points"] == sum(c["points"] for c in concepts["criteria"])
+    assert concepts["suspicious"] == (concepts["total_points"] >= 3)
+    for criterion in concepts["criteria"]:
+        heat = Image.open(io.BytesIO(base64.b64decode(criterion["heatmap_png"])))
+        assert heat.size == (224, 224) and 0.0 <= criterion["probability"] <= 1.0
+        assert criterion["points"] == (criterion["worth"] if criterion["present"] else 0)
+    assert "concepts" not in post(server, "/api/v1/explain", lesion, methods="cam").json()
+    assert httpx.get(f"{server}/api/v1/model").json()["concept_readers"]["layer"]
+
+
 @pytest.mark.parametrize(
     ("name", "make", "status", "code"),
     [
@@ -300,6 +317,7 @@ def test_page_in_chromium(
             assert "3024x4032" in page.inner_text("#photo-size")
             for slot in ("cam", "gradcam"):
                 check_heat_panel(page, f"#overlay-{slot}", 768 / 1024)
+            check_checklist(page)
             page.screenshot(path=str(screenshots / "test-page-phone-photo.png"), full_page=True)
             check_controls(page)
             page.screenshot(path=str(screenshots / "test-page-both-classes.png"), full_page=True)
@@ -334,6 +352,19 @@ def check_keyboard_order(page) -> None:
     assert positions == sorted(positions), order
     for control in wanted:
         assert page.evaluate(f"document.getElementById('{control}').labels.length") >= 1, control
+
+
+def check_checklist(page) -> None:
+    """The section "What a dermatologist would check": the seven criteria as the network reads
+    them, the total, each openable as its concept map over the photo."""
+    section = page.locator("#checklist")
+    assert section.is_visible()
+    assert "What a dermatologist would check" in section.inner_text()
+    assert section.locator("li").count() == 7
+    assert "points" in page.inner_text("#checklist-total")
+    assert "research aid" in section.inner_text()
+    section.locator("summary").first.click()
+    check_heat_panel(page, "#concept-atypical_pigment_network", 768 / 1024)
 
 
 def check_heat_panel(page, selector: str, aspect: float) -> None:

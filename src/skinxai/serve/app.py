@@ -103,7 +103,17 @@ def _model_summary(model: SkinClassifier, model_path: Path | None) -> dict:
         "what_you_are_looking_at": WHAT_YOU_ARE_LOOKING_AT,
         "intended_use": INTENDED_USE,
         "model_card_markdown": card,
+        "concept_readers": _concept_summary(model),
     }
+
+
+def _concept_summary(model: SkinClassifier) -> dict | None:
+    """Which checklist readers the model carries, for the page (None: it has none)."""
+    if model.concept_readers is None:
+        return None
+    from skinxai.concepts.reading import CAVEAT
+
+    return {"layer": model.concept_readers.layer, "note": CAVEAT}
 
 
 def _install_error_handlers(app: FastAPI, max_upload_bytes: int) -> None:
@@ -226,8 +236,14 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
         include_overlay: Annotated[
             bool, Query(description="Return blended overlays (false: heat maps only).")
         ] = True,
+        concepts: Annotated[
+            bool,
+            Query(description="Also return the network's 7-point checklist reading (concepts)."),
+        ] = False,
     ) -> dict:
         chosen = _chosen_methods(methods)
+        if concepts and state["model"].concept_readers is None:
+            raise ApiError(422, "no_concept_readers", "this model has no 7-point checklist readers")
         try:
             parsed_target = parse_target(target, state["model"].config.class_names)
         except ValueError as exc:
@@ -243,6 +259,7 @@ def _api_routes(state: dict[str, Any], max_upload_bytes: int) -> APIRouter:
             size,
             both_classes,
             include_overlay,
+            concepts,
         )
 
     _answer_other_methods_with_405(router)

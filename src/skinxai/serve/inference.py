@@ -76,6 +76,23 @@ def _map_fields(
     }
 
 
+def _concept_fields(
+    model: SkinClassifier, batch: torch.Tensor, picture: np.ndarray, opacity: float, overlay_: bool
+) -> dict:
+    """The checklist reading, each criterion with its concept map in the frame of ``picture``."""
+    from skinxai.concepts.reading import concept_row, read_concepts
+    from skinxai.explain.core import normalise_maps
+
+    reading = read_concepts(model, batch)
+    row = concept_row(reading, 0)
+    for k, criterion in enumerate(row["criteria"]):
+        heat = normalise_maps(reading.maps[0, k : k + 1], picture.shape[:2])[0]
+        criterion["heatmap_png"] = _png_base64(heatmap(heat))
+        blended = overlay(picture, heat, opacity) if overlay_ else None
+        criterion["overlay_png"] = None if blended is None else _png_base64(blended)
+    return row
+
+
 def explanation(
     model: SkinClassifier,
     data: bytes,
@@ -85,11 +102,13 @@ def explanation(
     size: str = "model",
     both_classes: bool = False,
     with_overlay: bool = True,
+    concepts: bool = False,
 ) -> dict:
     """The prediction plus, per method, a heat map and an overlay (PNG, base64) and the raw
     low-resolution map as numbers. ``size="original"`` draws them on the photo as taken (its
     own aspect ratio, long side at most 1024 px) instead of the model's square input;
-    ``both_classes`` adds every class's maps under ``explanations_by_class``."""
+    ``both_classes`` adds every class's maps under ``explanations_by_class``; ``concepts``
+    the network's 7-point checklist reading with a map per criterion."""
     image = load_image(data, max_pixels=MAX_PIXELS)
     batch = model.to_batch(image)
     names = model.config.class_names
@@ -114,6 +133,8 @@ def explanation(
     result["image_size"] = {"width": picture.shape[1], "height": picture.shape[0]}
     result["original_size"] = {"width": image.width, "height": image.height}
     result["explanations"] = maps_for(0)
+    if concepts:
+        result["concepts"] = _concept_fields(model, batch, picture, opacity, with_overlay)
     if both_classes:
         result["explanations_by_class"] = {
             name: maps_for(position + 1) for position, name in enumerate(names)

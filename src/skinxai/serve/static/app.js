@@ -187,7 +187,46 @@ function render(result) {
     groups.appendChild(group(`Evidence for ${explained} (the predicted class)`,
       result.explanations, "overlay-", true));
   }
+  $("checklist").replaceChildren();
+  $("checklist").hidden = !result.concepts;
+  if (result.concepts) $("checklist").appendChild(checklist(result.concepts));
   applyOpacity();
+}
+
+function checklist(concepts) {
+  // "What a dermatologist would check": the seven criteria as the network reads them, each
+  // openable as its concept map over the photo.
+  const section = document.createElement("section");
+  section.className = "group";
+  const title = document.createElement("h3");
+  title.textContent = "What a dermatologist would check (the 7-point checklist, read by the network)";
+  section.appendChild(title);
+  const total = document.createElement("p");
+  total.id = "checklist-total";
+  total.textContent = `${concepts.total_points} points` +
+    (concepts.suspicious ? ": 3 or more, suspicious for melanoma on the checklist" : ": below 3");
+  section.appendChild(total);
+  const list = document.createElement("ul");
+  list.className = "criteria";
+  for (const criterion of concepts.criteria) {
+    const item = document.createElement("li");
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    const found = criterion.present ? "found" : "not found";
+    summary.textContent = `${criterion.words}: ${found} (P ${criterion.probability.toFixed(2)}), ` +
+      `${criterion.points} of ${criterion.worth} points`;
+    details.appendChild(summary);
+    details.appendChild(figure(`concept-${criterion.name}`, `map of ${criterion.words}`, "",
+      "", criterion.heatmap_png, `heat map of the evidence for ${criterion.words}, over the photo`));
+    item.appendChild(details);
+    list.appendChild(item);
+  }
+  section.appendChild(list);
+  const note = document.createElement("p");
+  note.className = "help";
+  note.textContent = `These are ${concepts.note}.`;
+  section.appendChild(note);
+  return section;
 }
 
 async function analyse(file) {
@@ -199,6 +238,7 @@ async function analyse(file) {
   const query = new URLSearchParams({
     methods: methods.join(","), size: "original", include_overlay: "false",
     both_classes: $("both-classes").checked ? "true" : "false",
+    concepts: modelInfo && modelInfo.concept_readers ? "true" : "false",
   });
   const form = new FormData();
   form.append("file", file, file.name);
