@@ -226,3 +226,56 @@ def test_explain_with_concepts_lists_and_draws_the_criteria(scored, tmp_path) ->
     figures = {row["figure"] for row in read} | {r["concepts_figure"] for r in read} - {None}
     assert figures == {p.name for p in out.glob("*.png")}
     assert (out / "index.html").read_text().count("What a dermatologist would check") == len(read)
+
+
+class BlobNet(torch.nn.Module):
+    """A hand-made network whose concepts are known: channel 0 of its 7x7 map is brightness,
+    channel 1 redness, and the malignant logit reads brightness only."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        brightness = x.mean(dim=1, keepdim=True)
+        redness = x[:, :1] - x[:, 1:].mean(dim=1, keepdim=True)
+        return torch.nn.functional.adaptive_avg_pool2d(torch.cat([brightness, redness], 1), 7)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        malignant = features[:, 0].mean(dim=(1, 2))
+        return torch.stack([-malignant, malignant], dim=1)
+
+
+def blob_images(count: int, seed: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """Noise images, half with a bright blob in a random cell of the 7x7 grid; the blob's
+    cell (-1 without one)."""
+    rng = np.random.default_rng(seed)
+    images = torch.from_numpy(rng.normal(0, 0.3, (count, 3, 70, 70)).astype(np.float32))
+    present = (np.arange(count) % 2).astype(int)
+    cells = np.full(count, -1)
+    for index in np.flatnonzero(present):
+        cell = int(rng.integers(49))
+        row, column = divmod(cell, 7)
+        images[index, :, row * 10 : row * 10 + 10, column * 10 : column * 10 + 10] += 3.0
+        cells[index] = cell
+    return images, present, cells
+
+
+def test_on_a_hand_made_network_the_reader_finds_and_tcav_weighs_the_known_concept() -> None:
+    net = BlobNet()
+    images, present, _ = blob_images(200, seed=4)
+    activations = net.features(images)
+    pooled = activations.mean(dim=(2, 3)).numpy()
+    readers = fit_readers(LAST, ("bright blob",), pooled, present[:, None])
+    assert readers.weight[0, 0] > 0 and abs(readers.weight[0, 0]) > abs(readers.weight[0, 1])
+    test_images, test_present, test_cells = blob_images(100, seed=5)
+    test_maps = readers.maps(net.features(test_images))[:, 0]
+    peaks = test_maps.flatten(1).argmax(dim=1).numpy()
+    assert (peaks[test_present == 1] == test_cells[test_present == 1]).mean() > 0.9
+    # TCAV: the malignant logit's gradient, summed over positions, is the head's weight
+    leaf = net.features(test_images).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(net.logits(leaf)[:, 1].sum(), leaf)
+    gradients = gradient.sum(dim=(2, 3)).numpy()
+    bright = tcav(pooled, present, gradients, runs=12)
+    assert bright.mean > 0.95 and bright.significant(0.01)
+    head = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    assert head_alignment(readers.weight[0], head) > 0.7
+    red = (pooled[:, 1] > np.median(pooled[:, 1])).astype(int)  # a concept the logit ignores
+    red_direction = fit_readers(LAST, ("red",), pooled, red[:, None]).weight[0]
+    assert abs(head_alignment(red_direction, head)) < abs(head_alignment(readers.weight[0], head))
