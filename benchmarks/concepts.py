@@ -26,7 +26,7 @@ from rich.table import Table
 
 import skinxai
 from skinxai.concepts.checklist import (
-    CRITERIA,
+    CRITERION_NAMES,
     SUSPICIOUS_FROM,
     presence_matrix,
     read_scored_images,
@@ -42,7 +42,6 @@ from skinxai.model import SkinClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 FEW_POSITIVES = 30  # fewer concept-test positives than this: the interval is wide, say so
-NAMES = tuple(criterion.name for criterion in CRITERIA)
 
 
 def reader_rows(readers, pooled_test: np.ndarray, present_test: np.ndarray) -> dict:
@@ -61,7 +60,7 @@ def readers_of(readings, fit: np.ndarray, test: np.ndarray, present: np.ndarray)
     result = {}
     for layer in (LAST, INNER):
         pooled = readings.pooled[layer]
-        readers = fit_readers(layer, NAMES, pooled[fit], present[fit])
+        readers = fit_readers(layer, CRITERION_NAMES, pooled[fit], present[fit])
         result[layer] = {
             "fit_cv_mean_auroc": float(np.mean(cv_auroc(pooled[fit], present[fit]))),
             "test": reader_rows(readers, pooled[test], present[test]),
@@ -74,9 +73,9 @@ def tcav_rows(model, readings, fit, test, present, p_malignant, runs: int) -> di
     """TCAV at INNER on concept-test images predicted malignant; cosine at the last layer."""
     explained = test[p_malignant[test] >= model.config.threshold]
     gradients = readings.inner_gradient[explained]
-    alpha = 0.05 / len(NAMES)  # Bonferroni over the seven criteria
+    alpha = 0.05 / len(CRITERION_NAMES)  # Bonferroni over the seven criteria
     rows = {"images_predicted_malignant": len(explained), "alpha_bonferroni": alpha}
-    for k, name in enumerate(NAMES):
+    for k, name in enumerate(CRITERION_NAMES):
         result = tcav(readings.pooled[INNER][fit], present[fit, k], gradients, runs, seed=k)
         rows[name] = {
             "tcav_mean": result.mean,
@@ -94,7 +93,10 @@ def head_rows(model, last_readers) -> dict:
     weight = model.classifier.weight.detach().numpy()
     rng = np.random.default_rng(0)
     random = [head_alignment(rng.standard_normal(weight.shape[1]), weight) for _ in range(1000)]
-    rows = {name: head_alignment(last_readers.weight[k], weight) for k, name in enumerate(NAMES)}
+    rows = {
+        name: head_alignment(last_readers.weight[k], weight)
+        for k, name in enumerate(CRITERION_NAMES)
+    }
     rows["random_direction_abs_p95"] = float(np.quantile(np.abs(random), 0.95))
     return rows
 
@@ -139,7 +141,7 @@ def print_tables(payload: dict) -> None:
     columns = [(net, layer) for net in ("shipped", "imagenet") for layer in (LAST, INNER)]
     for net, layer in columns:
         table.add_column(f"{net} {layer}", justify="right")
-    for name in NAMES:
+    for name in CRITERION_NAMES:
         cells = []
         for net, layer in columns:
             row = payload["readers"][net][layer]["test"][name]
@@ -159,7 +161,7 @@ def print_tables(payload: dict) -> None:
     tcav_table = Table(title=f"TCAV at {INNER} (shipped), cosine at the last layer")
     for column in ("criterion", "TCAV", "random", "p", "significant", "cos(v, w_m - w_b)"):
         tcav_table.add_column(column, justify="left" if column == "criterion" else "right")
-    for name in NAMES:
+    for name in CRITERION_NAMES:
         row = payload["tcav"][name]
         tcav_table.add_row(
             name,

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,10 +21,11 @@ import torch
 from torch import nn
 
 import skinxai
+from skinxai.explain.cam import class_activation_maps
 from skinxai.io import load_image
 from skinxai.metrics.calibration import calibrated_logit
 from skinxai.model import SkinClassifier
-from skinxai.precision import FP32
+from skinxai.precision import in_fp32
 from skinxai.preprocessing import to_square_uint8
 
 OUTPUTS = ("logits", "p_malignant", "cam", "dermoscopic")
@@ -56,21 +55,10 @@ class DiagnosisGraph(nn.Module):
         p_malignant = torch.sigmoid(
             calibrated_logit(margin, config.temperature, config.bias, config.beta_shape)
         )
-        cam = torch.einsum("bchw,kc->bkhw", features, self.model.classifier.weight)
+        cam = class_activation_maps(features, self.model.classifier.weight)
         if self.model.gate is None:
             return logits, p_malignant, cam
         return logits, p_malignant, cam, self.model.gate.accepts(gate_input)
-
-
-@contextmanager
-def in_fp32(model: SkinClassifier) -> Iterator[None]:
-    """The model's backbone in fp32 for the duration, whatever its inference precision: the
-    graph is exported, and checked against, in fp32."""
-    was, model.precision = model.precision, FP32
-    try:
-        yield
-    finally:
-        model.precision = was
 
 
 def metadata(model: SkinClassifier) -> dict[str, str]:

@@ -3,6 +3,9 @@ and the memory format for a device, for training and for inference alike."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 BF16_MIXED = "bf16-mixed"
@@ -48,6 +51,17 @@ def computed_in(model: torch.nn.Module) -> str:
     """What a model's backbone computes in (``SkinClassifier.precision``); fp32 for any other
     network, which never autocasts by itself."""
     return getattr(model, "precision", FP32)
+
+
+@contextmanager
+def in_fp32(model: torch.nn.Module) -> Iterator[None]:
+    """The model's backbone in fp32 for the duration, whatever its inference precision: for
+    passes that must match fp32 (the ONNX export and its check, the concept readings)."""
+    was, model.precision = computed_in(model), FP32
+    try:
+        yield
+    finally:
+        model.precision = was
 
 
 def uses_channels_last(device_type: str) -> bool:

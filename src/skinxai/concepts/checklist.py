@@ -47,6 +47,7 @@ CRITERIA: tuple[Criterion, ...] = (
               "regression structures"),
 )  # fmt: skip
 POINTS = np.array([criterion.points for criterion in CRITERIA])
+CRITERION_NAMES = tuple(criterion.name for criterion in CRITERIA)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from skinxai.classes import MALIGNANT
 from skinxai.data.cache import decode_images
 from skinxai.explain.hooks import capture_layer, find_layer
 from skinxai.model import SkinClassifier
+from skinxai.precision import in_fp32
 from skinxai.preprocessing import normalize
 
 LAST = "last"  # the last feature map, the one CAM and the head read
@@ -49,18 +50,17 @@ def read_network(
     model: SkinClassifier, paths: Sequence[Path], batch_size: int = 32
 ) -> NetworkReadings:
     """The readings of every image at ``paths`` (fp32, eval mode; bad files raise)."""
-    was_training, was_precision = model.training, model.precision
+    was_training = model.training
     model.eval()
-    model.precision = "32-true"
     parts: list[tuple[np.ndarray, ...]] = []
     try:
-        for start in range(0, len(paths), batch_size):
-            decoded = decode_images(paths[start : start + batch_size], model.config.input_size)
-            x = normalize(decoded, model.config.mean, model.config.std).to(model.device)
-            parts.append(_batch_readings(model, x))
+        with in_fp32(model):
+            for start in range(0, len(paths), batch_size):
+                decoded = decode_images(paths[start : start + batch_size], model.config.input_size)
+                x = normalize(decoded, model.config.mean, model.config.std).to(model.device)
+                parts.append(_batch_readings(model, x))
     finally:
         model.train(was_training)
-        model.precision = was_precision
     last, inner, gradient, logits = (np.concatenate(column) for column in zip(*parts, strict=True))
     return NetworkReadings({LAST: last, INNER: inner}, gradient, logits)
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from skinxai.explain.cam import class_activation_maps
+
 REGULARISATION = np.logspace(-3, 1, 9)  # C values tried by 5-fold CV on the fit split
 
 
@@ -36,8 +38,8 @@ class ConceptReaders:
 
     def maps(self, activations: torch.Tensor) -> torch.Tensor:
         """Concept maps (B, K, h, w) = sum_k v_k A_k of a layer's activations (B, C, h, w)."""
-        weight = torch.as_tensor(self.weight, dtype=activations.dtype, device=activations.device)
-        return torch.einsum("bchw,kc->bkhw", activations, weight)
+        weight = torch.as_tensor(self.weight, device=activations.device)
+        return class_activation_maps(activations, weight)
 
 
 def fit_reader(pooled: np.ndarray, present: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float]:

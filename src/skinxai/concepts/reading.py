@@ -32,6 +32,10 @@ class ConceptReading:
     maps: torch.Tensor
     layer: str
 
+    def map_in_frame(self, index: int, criterion: int, size: tuple[int, int]) -> torch.Tensor:
+        """Image ``index``'s map of one criterion in [0, 1], upsampled to ``size`` (H, W)."""
+        return normalise_maps(self.maps[index, criterion : criterion + 1], size)[0]
+
 
 def read_concepts(model: SkinClassifier, batch: torch.Tensor) -> ConceptReading:
     """The readers on one preprocessed batch; a ValueError if the model has none."""
@@ -48,10 +52,14 @@ def read_concepts(model: SkinClassifier, batch: torch.Tensor) -> ConceptReading:
             with capture_layer(find_layer(model, readers.layer), requires_grad=False) as tap:
                 model.features(batch)
                 activations = tap.output
-    maps = readers.maps(activations.float()).cpu()
-    logits = maps.mean(dim=(2, 3)).numpy() + readers.bias
-    probabilities = 1.0 / (1.0 + np.exp(-logits))
-    return ConceptReading(probabilities, (logits >= 0).astype(int), maps, readers.layer)
+    activations = activations.float()
+    pooled = activations.mean(dim=(2, 3)).cpu().numpy()
+    return ConceptReading(
+        readers.probabilities(pooled),
+        readers.decisions(pooled),
+        readers.maps(activations).cpu(),
+        readers.layer,
+    )
 
 
 def concept_row(reading: ConceptReading, index: int) -> dict:
@@ -90,10 +98,9 @@ def draw_concepts(
     found = np.flatnonzero(reading.present[index])
     if len(found) == 0:
         return False
-    frame = photo.shape[:2]
     rows = {
         f"{CRITERIA[k].words} (P {reading.probabilities[index, k]:.2f}, "
-        f"{CRITERIA[k].points} pt)": normalise_maps(reading.maps[index, k : k + 1], frame)[0]
+        f"{CRITERIA[k].points} pt)": reading.map_in_frame(index, k, photo.shape[:2])
         for k in found
     }
     three_panels(photo, rows, path, title, opacity, evidence_for="the criterion")

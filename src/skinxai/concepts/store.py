@@ -13,10 +13,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from skinxai.concepts.checklist import CRITERIA
+from skinxai.concepts.checklist import CRITERION_NAMES
 from skinxai.concepts.readers import ConceptReaders
 from skinxai.explain.index_files import write_text_atomically
-from skinxai.model_config import ModelFileError
+from skinxai.model_config import ModelFileError, refuse_non_finite
 
 
 def readers_path_for(weights: Path) -> Path:
@@ -43,14 +43,15 @@ def load_readers(path: Path, layer: str, channels: int) -> ConceptReaders:
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"concept readers '{path}' are missing or damaged: {exc}") from exc
     weight, bias = tensors.get("weight"), tensors.get("bias")
-    names = tuple(criterion.name for criterion in CRITERIA)
+    names = CRITERION_NAMES
     if weight is None or bias is None or tuple(weight.shape) != (len(names), channels):
         raise ModelFileError(
             f"concept readers '{path}' do not fit layer {layer} ({channels} channels) and the "
             f"{len(names)} criteria"
         )
-    if bias.shape != (len(names),) or not (weight.isfinite().all() and bias.isfinite().all()):
-        raise ModelFileError(f"concept readers '{path}' hold a wrong or non-finite bias or weight")
+    if bias.shape != (len(names),):
+        raise ModelFileError(f"concept readers '{path}' hold a wrong bias")
+    refuse_non_finite(tensors, f"concept readers '{path}'")
     return ConceptReaders(
         layer, names, weight.float().numpy().astype(np.float32), bias.float().numpy()
     )

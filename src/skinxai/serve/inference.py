@@ -81,12 +81,11 @@ def _concept_fields(
 ) -> dict:
     """The checklist reading, each criterion with its concept map in the frame of ``picture``."""
     from skinxai.concepts.reading import concept_row, read_concepts
-    from skinxai.explain.core import normalise_maps
 
     reading = read_concepts(model, batch)
     row = concept_row(reading, 0)
     for k, criterion in enumerate(row["criteria"]):
-        heat = normalise_maps(reading.maps[0, k : k + 1], picture.shape[:2])[0]
+        heat = reading.map_in_frame(0, k, picture.shape[:2])
         criterion["heatmap_png"] = _png_base64(heatmap(heat))
         blended = overlay(picture, heat, opacity) if overlay_ else None
         criterion["overlay_png"] = None if blended is None else _png_base64(blended)
