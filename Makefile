@@ -8,7 +8,7 @@ LINTED := $(wildcard src tests benchmarks)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint format model model-clinics model-ema model-source model-unfrozen \
+.PHONY: demo test lint format docs model model-clinics model-ema model-source model-unfrozen \
 	model-melanoma10k model-circles clean
 
 $(BIN)/python:
@@ -37,6 +37,11 @@ $(CHROMIUM):
 
 test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# The pages' numbers from benchmarks/results/*.json, their links checked, and the README's
+# pictures (the demo figure, the page in Chromium) remade from the shipped model.
+docs: $(VENV)/.installed-dev $(CHROMIUM)
+	$(BIN)/python -m skinxai.docs --pictures
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format $(LINTED)

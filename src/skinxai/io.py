@@ -27,9 +27,9 @@ MAX_DECODED_BYTES = 150_000_000
 # A file larger than its largest allowed decoding (uncompressed TIFF, BMP) plus its headers is
 # refused before it is read into memory.
 MAX_FILE_BYTES = MAX_DECODED_BYTES + 16 * 2**20
-# The formats skinxai decodes (the README lists them); every other Pillow plugin (EPS with its
-# Ghostscript step, PSD, PCX, ...) never sees the bytes. (JPEG's opener also reads MPO, the
-# multi-picture JPEG of phones.)
+# The formats skinxai decodes (docs/web-app-and-api.md lists them); every other Pillow plugin
+# (EPS with its Ghostscript step, PSD, PCX, ...) never sees the bytes. (JPEG's opener also
+# reads MPO, the multi-picture JPEG of phones.)
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "TIFF", "WEBP", "AVIF", "BMP", "ICO")
 # The first bytes of the allowed formats: a file that starts like one of them but does not open
 # is a damaged image (corrupt_image), not "not an image".

@@ -1,5 +1,5 @@
 """What explanations mean, in words: one line per method, and a paragraph for a clinician on
-how to read a heat map. Used by tooltips, pages, reports and the README."""
+how to read a heat map. Used by tooltips, pages, reports and the docs."""
 
 from __future__ import annotations
 

@@ -67,6 +67,10 @@ async function loadModelInfo() {
   }
 }
 
+function pointsText(n) {  // "1 point", "3 points"
+  return `${n} point${n === 1 ? "" : "s"}`;
+}
+
 function pngSource(base64) {
   return "data:image/png;base64," + base64;
 }
@@ -203,7 +207,7 @@ function checklist(concepts) {
   section.appendChild(title);
   const total = document.createElement("p");
   total.id = "checklist-total";
-  total.textContent = `${concepts.total_points} points` +
+  total.textContent = pointsText(concepts.total_points) +
     (concepts.suspicious ? ": 3 or more, suspicious for melanoma on the checklist" : ": below 3");
   section.appendChild(total);
   const list = document.createElement("ul");
@@ -214,7 +218,7 @@ function checklist(concepts) {
     const summary = document.createElement("summary");
     const found = criterion.present ? "found" : "not found";
     summary.textContent = `${criterion.words}: ${found} (P ${criterion.probability.toFixed(2)}), ` +
-      `${criterion.points} of ${criterion.worth} points`;
+      `${criterion.points} of ${pointsText(criterion.worth)}`;
     details.appendChild(summary);
     details.appendChild(figure(`concept-${criterion.name}`, `map of ${criterion.words}`, "",
       "", criterion.heatmap_png, `heat map of the evidence for ${criterion.words}, over the photo`));
