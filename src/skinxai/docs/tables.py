@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from skinxai.docs.results import Results, formatted
+from skinxai.metrics.sanity import CASCADE
 
 Table = Callable[[Results, str | None], str]
 
@@ -210,19 +211,29 @@ QUALITY_COLUMNS = (
 
 def explanation_quality(results: Results, arg: str | None) -> str:
     """Localisation and faithfulness per method and baseline, maps for the predicted class,
-    with the sanity check's rank correlation after the whole cascade."""
+    and the sanity check: rank correlation with the trained maps after a random head, at the
+    cascade's end (pass below 0.5), and after a head refitted on random labels."""
     data = results("explanation_quality")
     name = arg or "ham10000:test"
     summary = data["results"][name]
     rows = []
     for method, metrics in summary["targets"]["predicted"]["methods"].items():
         cells = [_f(metrics.get(key, {}).get("mean")) for key, _ in QUALITY_COLUMNS]
-        sanity = metrics.get("sanity")
-        rho = sanity["spearman"][-2]["mean"] if sanity else None  # the cascade's last stage
-        rows.append([method, *cells, _f(rho, ".2f")])
+        rows.append([method, *cells, _sanity_cell(metrics.get("sanity"))])
     header = [f"map ({name}, {summary['n_images']} images)", *(h for _, h in QUALITY_COLUMNS)]
     caption = source_line("explanation_quality.py", "explanation_quality", results)
-    return caption + markdown_table([*header, "sanity rho, cascade"], rows)
+    sanity = "sanity rho: random head -> cascade end; random labels"
+    return caption + markdown_table([*header, sanity], rows)
+
+
+def _sanity_cell(sanity: dict | None) -> str:
+    """``0.62 -> 0.05 pass; 0.84``, or n/a for a method the check leaves out."""
+    rho = [stage["mean"] for stage in (sanity or {}).get("spearman", [])]
+    if not rho or rho[0] is None:  # left out, or a flat map that ranks nothing
+        return "n/a"
+    verdict = "pass" if sanity["passed"] else "**FAIL**"
+    first, end, labels = (_f(r, ".2f") for r in (rho[0], rho[len(CASCADE) - 1], rho[-1]))
+    return f"{first} -> {end} {verdict}; {labels}"
 
 
 # --- the 7-point checklist ---------------------------------------------------------------------
@@ -234,7 +245,7 @@ def concept_readers(results: Results, _arg: str | None) -> str:
     data = results("concepts")
     readers, layer = data["readers"], data["chosen_layer"]
     columns = [("shipped", layer), ("shipped", "last"), ("imagenet", layer), ("imagenet", "last")]
-    tests = {key: readers[net][where]["test"] for key in columns for net, where in [key]}
+    tests = {(net, where): readers[net][where]["test"] for net, where in columns}
     criteria = [c for c, r in tests[columns[0]].items() if isinstance(r, dict)]
     rows = []
     for criterion in criteria:
