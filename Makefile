@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint format docs model model-clinics model-ema model-source model-unfrozen \
-	model-melanoma10k model-circles clean
+	model-melanoma10k model-circles model-resolution clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -143,6 +143,15 @@ model-circles: $(VENV)/.installed
 	$(BIN)/skinxai train --config configs/melanoma10k_circles.yaml
 	$(BIN)/python benchmarks/levers.py --out benchmarks/results/levers_circles.json \
 		"v3a=runs/melanoma10k" "v3b v3a + circles on half, blocks 3-6 trained=runs/m10k-b"
+
+# The resolution lever, v3c (issue 21; about 50 min on 2 CPU cores in bf16): v3a
+# (runs/melanoma10k) trained further with the canonical view at 160 px instead of 112 and blocks
+# 3-6 learning (configs/melanoma10k_resolution.yaml), scored beside v3a in fp32.
+model-resolution: $(VENV)/.installed
+	$(BIN)/skinxai train --config configs/melanoma10k_resolution.yaml
+	$(BIN)/python benchmarks/levers.py --precision 32 \
+		--out benchmarks/results/levers_resolution.json \
+		"v3a=runs/melanoma10k" "v3c v3a + canonical view at 160 px, blocks 3-6 trained=runs/m10k-c"
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis
