@@ -32,17 +32,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from skinxai.serve.local import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 ENDPOINTS = {
     "predict": ("/api/v1/predict", {}),
     "explain cam+gradcam": ("/api/v1/explain", {"methods": "cam,gradcam"}),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_ready(base: str, process: subprocess.Popen) -> None:

@@ -8,7 +8,6 @@ import io
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,36 +18,14 @@ import pytest
 from PIL import Image
 
 from skinxai.precision import inference_precision
+from skinxai.serve.local import start_local_server
 from tests.conftest import REPO_ROOT
 from tests.test_io import encode, png_header_only
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(*options: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skinxai.cli", "serve", "--port", str(port), *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("server did not start in time")
+    """The service on a free port, its stderr piped for the tests to read."""
+    return start_local_server(*options, stderr=subprocess.PIPE)
 
 
 def stop_server(process: subprocess.Popen) -> str:

@@ -8,14 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
+
+from skinxai.serve.local import start_local_server
 
 SAMPLE = "malignant_ham10000_test_ISIC_0024313.jpg"  # the first melanoma of the grouped test
 PAGE_PHOTO_SIZE = (765, 572)  # a common dermatoscope frame
@@ -73,7 +73,7 @@ def page_screenshot(target: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:
         photo = Path(folder) / "lesion.jpg"
         Image.open(sample_path()).resize(PAGE_PHOTO_SIZE, Image.Resampling.BICUBIC).save(photo)
-        server, base = _start_server()
+        server, base = start_local_server()
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
@@ -88,27 +88,6 @@ def page_screenshot(target: Path) -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-
-
-def _start_server() -> tuple[subprocess.Popen, str]:
-    """``skinxai serve`` on a free local port, once it answers /healthz."""
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "skinxai.cli", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("skinxai serve did not start within 120 s")
 
 
 def make_pictures(docs: Path) -> dict:
