@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from skinxai.docs.markdown import CODE, FENCE
+
 LINK = re.compile(r"!?\[[^\]]*\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
-FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
-CODE_SPAN = re.compile(r"`(?:[^`\n]|\n(?!\n))+`")  # a span may wrap onto the next line
 HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$", re.M)
 EXTERNAL = ("http://", "https://", "mailto:")
 
@@ -44,13 +44,14 @@ def anchors(page: Path) -> set[str]:
 
 def links(page: Path) -> list[str]:
     """The link targets of a page, outside code blocks and code spans."""
-    text = CODE_SPAN.sub("", FENCE.sub("", page.read_text()))
+    text = CODE.sub("", page.read_text())
     return [m["target"] for m in LINK.finditer(text)]
 
 
 def dead_links(pages: list[Path]) -> list[DeadLink]:
     """The relative links and anchors of ``pages`` that lead nowhere."""
     dead = []
+    headings: dict[Path, set[str]] = {}  # each linked page's anchors, read once
     for page in pages:
         for target in links(page):
             if target.startswith(EXTERNAL):
@@ -59,6 +60,9 @@ def dead_links(pages: list[Path]) -> list[DeadLink]:
             linked = (page.parent / path_part).resolve() if path_part else page.resolve()
             if not linked.exists():
                 dead.append(DeadLink(page, target, "no such file"))
-            elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
-                dead.append(DeadLink(page, target, f"no heading #{anchor} in {linked.name}"))
+            elif linked.suffix == ".md" and anchor:
+                if linked not in headings:
+                    headings[linked] = anchors(linked)
+                if anchor not in headings[linked]:
+                    dead.append(DeadLink(page, target, f"no heading #{anchor} in {linked.name}"))
     return dead

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from skinxai.docs.markdown import CODE
 from skinxai.docs.results import Results, formatted
 from skinxai.docs.tables import TABLES
 
@@ -23,9 +25,6 @@ VALUE = re.compile(
     r"(?P<text>.*?)(?P<close><!-- /value -->)",
     re.S,
 )
-
-# Fenced blocks and code spans, which may show a marker without being one.
-CODE = re.compile(r"(^```.*?^```[^\n]*$|`(?:[^`\n]|\n(?!\n))+`)", re.S | re.M)
 
 
 @dataclass(frozen=True)
@@ -84,24 +83,27 @@ def _changed_parts(old: str, new: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(changed))
 
 
-def check_pages(root: Path, results: Results) -> list[StalePage]:
-    """The pages whose generated parts are not what ``results`` give (none: all current)."""
-    stale = []
+def _changed_pages(root: Path, results: Results) -> Iterator[tuple[Path, str, str]]:
+    """Each page whose rendering from ``results`` differs: its path, its text, the rendering."""
     for path in page_paths(root):
         text = path.read_text()
         rendered = render_page(text, results)
         if rendered != text:
-            stale.append(StalePage(path, _changed_parts(text, rendered) or ("(layout)",)))
-    return stale
+            yield path, text, rendered
+
+
+def check_pages(root: Path, results: Results) -> list[StalePage]:
+    """The pages whose generated parts are not what ``results`` give (none: all current)."""
+    return [
+        StalePage(path, _changed_parts(text, rendered) or ("(layout)",))
+        for path, text, rendered in _changed_pages(root, results)
+    ]
 
 
 def write_pages(root: Path, results: Results) -> list[Path]:
     """Rewrite the generated parts of every page; the pages that changed."""
     written = []
-    for path in page_paths(root):
-        text = path.read_text()
-        rendered = render_page(text, results)
-        if rendered != text:
-            path.write_text(rendered)
-            written.append(path)
+    for path, _, rendered in _changed_pages(root, results):
+        path.write_text(rendered)
+        written.append(path)
     return written
