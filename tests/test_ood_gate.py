@@ -3,6 +3,7 @@ shipped gate on real photographs (scikit-image's) against real lesions."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -104,3 +105,30 @@ def test_a_gate_on_a_backbone_block_round_trips_and_loading_keeps_the_weights(
     )
     with pytest.raises(ModelFileError, match="not a backbone block"):
         load_model_file(path)
+
+
+def test_an_image_without_colour_is_refused_whatever_the_gate_says(
+    default_model, ham_root: Path
+) -> None:
+    """The colour rule: a real lesion in grey (or saved back as RGB from grey, through JPEG) is
+    refused even by a gate whose limit would pass anything; the lesion in colour passes."""
+    from PIL import Image
+
+    from skinxai.ood_gate import has_colour
+
+    photo = Image.open(sorted((ham_root / "images").glob("*.jpg"))[0]).convert("RGB")
+    grey = photo.convert("L")
+    buffer = io.BytesIO()
+    grey.convert("RGB").save(buffer, "JPEG", quality=75)
+    grey_jpeg = Image.open(buffer).convert("RGB")
+    batch = default_model.to_batch([photo, grey.convert("RGB"), grey_jpeg])
+    config = default_model.config
+    assert has_colour(batch, config.mean, config.std).tolist() == [True, False, False]
+    gate = default_model.gate
+    open_gate = FeatureGate(gate.mean, gate.components, gate.variances, gate.noise_variance, 1e30)
+    default_model.gate = open_gate
+    try:
+        _, accepted = default_model.predict_with_gate(batch)
+    finally:
+        default_model.gate = gate
+    assert accepted.tolist() == [True, False, False]

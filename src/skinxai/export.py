@@ -25,6 +25,7 @@ from skinxai.explain.cam import class_activation_maps
 from skinxai.io import load_image
 from skinxai.metrics.calibration import calibrated_logit
 from skinxai.model import SkinClassifier
+from skinxai.ood_gate import has_colour
 from skinxai.precision import in_fp32
 from skinxai.preprocessing import to_square_uint8
 
@@ -58,7 +59,8 @@ class DiagnosisGraph(nn.Module):
         cam = class_activation_maps(features, self.model.classifier.weight)
         if self.model.gate is None:
             return logits, p_malignant, cam
-        return logits, p_malignant, cam, self.model.gate.accepts(gate_input)
+        accepted = self.model.gate.accepts(gate_input) & has_colour(x, config.mean, config.std)
+        return logits, p_malignant, cam, accepted
 
 
 def metadata(model: SkinClassifier) -> dict[str, str]:

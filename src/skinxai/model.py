@@ -29,7 +29,7 @@ from skinxai.model_config import (
     ModelFileError,
     refuse_non_finite,
 )
-from skinxai.ood_gate import FeatureGate
+from skinxai.ood_gate import FeatureGate, has_colour
 from skinxai.precision import BF16_MIXED, FP32, inference_precision
 from skinxai.preprocessing import normalize, to_square_uint8
 
@@ -218,12 +218,14 @@ class SkinClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
-    def gate_accepts(self, gate_input: torch.Tensor) -> torch.Tensor | None:
-        """(B,) bool from the gate's inputs (B, D) (``features_and_gate_input``): True where the
-        image looks like the training images; None when the model has no gate."""
+    def gate_accepts(self, gate_input: torch.Tensor, batch: torch.Tensor) -> torch.Tensor | None:
+        """(B,) bool from the gate's inputs (B, D) (``features_and_gate_input``) and the
+        normalised batch they came from: True where the image has colour and looks like the
+        training images; None when the model has no gate."""
         if self.gate is None:
             return None
-        return self.gate.accepts(gate_input.detach()).cpu()
+        coloured = has_colour(batch.detach(), self.config.mean, self.config.std)
+        return (self.gate.accepts(gate_input.detach()) & coloured.to(gate_input.device)).cpu()
 
     @torch.inference_mode()
     def logits_features_and_gate_input(
@@ -243,7 +245,7 @@ class SkinClassifier(nn.Module):
     def predict_with_gate(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Calibrated probabilities (B, 2) and the gate's verdict (B,) from one forward pass."""
         logits, _, gate_input = self.logits_features_and_gate_input(batch)
-        return self.config.probabilities(logits).cpu(), self.gate_accepts(gate_input)
+        return self.config.probabilities(logits).cpu(), self.gate_accepts(gate_input, batch)
 
     @property
     def device(self) -> torch.device:

@@ -25,6 +25,7 @@ from skinxai.metrics.calibration import (
 )
 from skinxai.metrics.classification import REPORTED_METRICS, classification_metrics
 from skinxai.model import SkinClassifier
+from skinxai.ood_gate import has_colour
 from skinxai.preprocessing import normalize
 
 REPORT_FILES = (
@@ -57,6 +58,7 @@ class RawPredictions:
     logits: np.ndarray
     pooled: np.ndarray
     failures: dict[int, ImageInputError]
+    coloured: np.ndarray | None = None  # (N,) bool, ``ood_gate.has_colour``; None: not measured
 
 
 def predict_logits(
@@ -64,16 +66,16 @@ def predict_logits(
 ) -> RawPredictions:
     """Logits and the gate's pooled input of every sample (``features_and_gate_input``);
     decoding in parallel, forward batched."""
-    chunks, pooled_chunks = [], []
+    chunks, pooled_chunks, coloured_chunks = [], [], []
     failures: dict[int, ImageInputError] = {}
     for start in range(0, len(samples), batch_size):
         chunk = [s.path for s in samples[start : start + batch_size]]
         errors: dict[int, ImageInputError] = {}
         # threads: outside inference mode
         decoded = decode_images(chunk, model.config.input_size, errors=errors)
-        logits, _, gate_input = model.logits_features_and_gate_input(
-            normalize(decoded, model.config.mean, model.config.std)
-        )
+        batch = normalize(decoded, model.config.mean, model.config.std)
+        logits, _, gate_input = model.logits_features_and_gate_input(batch)
+        coloured_chunks.append(has_colour(batch, model.config.mean, model.config.std).numpy())
         logits = logits.float().cpu().numpy().astype(np.float64)
         pooled = gate_input.float().cpu().numpy()
         logits[list(errors)] = np.nan
@@ -82,8 +84,14 @@ def predict_logits(
         pooled_chunks.append(pooled)
         failures.update({start + index: error for index, error in errors.items()})
     if not chunks:
-        return RawPredictions(np.zeros((0, 2)), np.zeros((0, model.gate_input_size())), {})
-    return RawPredictions(np.concatenate(chunks), np.concatenate(pooled_chunks), failures)
+        size = model.gate_input_size()
+        return RawPredictions(np.zeros((0, 2)), np.zeros((0, size)), {}, np.zeros(0, bool))
+    return RawPredictions(
+        np.concatenate(chunks),
+        np.concatenate(pooled_chunks),
+        failures,
+        np.concatenate(coloured_chunks),
+    )
 
 
 def calibrated_p_malignant(model: SkinClassifier, logits: np.ndarray) -> np.ndarray:
@@ -92,9 +100,14 @@ def calibrated_p_malignant(model: SkinClassifier, logits: np.ndarray) -> np.ndar
     return probs[:, MALIGNANT].double().numpy()
 
 
-def gate_report(model: SkinClassifier, pooled: np.ndarray) -> dict | None:
-    """How many of these (dermoscopic) images the "not dermoscopic" gate would refuse."""
-    return model.gate.refusals(pooled) if model.gate is not None else None
+def gate_report(
+    model: SkinClassifier, pooled: np.ndarray, coloured: np.ndarray | None = None
+) -> dict | None:
+    """How many of these (dermoscopic) images the "not dermoscopic" gate would refuse: far
+    features, or (where ``coloured`` is given) no colour."""
+    if model.gate is None:
+        return None
+    return model.gate.refusals(pooled, None if coloured is None else ~np.asarray(coloured, bool))
 
 
 def trust_metrics(model: SkinClassifier, p: np.ndarray, labels: np.ndarray) -> dict:
@@ -232,7 +245,8 @@ def evaluate(
     labels = np.array([s.label for s in samples])
     metrics = classification_metrics(labels, scores, model.config.threshold)
     metrics.update(trust_metrics(model, scores, labels))
-    metrics["ood_gate"] = gate_report(model, raw.pooled[usable])
+    coloured = None if raw.coloured is None else raw.coloured[usable]
+    metrics["ood_gate"] = gate_report(model, raw.pooled[usable], coloured)
     metrics.update(
         {
             "data": data,

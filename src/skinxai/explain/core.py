@@ -286,7 +286,7 @@ def _gate_verdict(
     gate_input = forward.gate_input if layer is None else None
     if gate_input is None:
         gate_input = _features_and_gate_input(model, inputs)[1]
-    return model.gate_accepts(gate_input)
+    return model.gate_accepts(gate_input, inputs)
 
 
 def explain_grid(
