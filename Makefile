@@ -50,9 +50,10 @@ format: $(VENV)/.installed-dev
 # Reproduce the shipped default model (a GPU run takes minutes; on CPU, hours): the v1 recipe on
 # fanconic + HAM10000 (configs/default.yaml); the canonical-view recipe for other clinics
 # started from its weights, with isic2017 train added (configs/canonical.yaml: v2c); then v2c
-# fine-tuned with melanoma10k train added (configs/melanoma10k.yaml: v3a, the shipped model);
-# calibration, an operating point that holds on each validation source and the "not a
-# dermoscopic image" gate fitted on validation data; shipped; benchmarked.
+# fine-tuned with melanoma10k train added (configs/melanoma10k.yaml: v3a); then v3a trained
+# further with the canonical view at 160 px (configs/melanoma10k_resolution.yaml: v3c, the
+# shipped model); calibration, an operating point that holds on each validation source and the
+# "not a dermoscopic image" gate fitted on validation data; shipped; benchmarked.
 model: $(VENV)/.installed
 	$(BIN)/skinxai curate --train fanconic:train --train ham10000:train \
 		--exclude fanconic:test --exclude ham10000:val --exclude ham10000:test \
@@ -68,17 +69,18 @@ model: $(VENV)/.installed
 		--exclude ham10000:test --exclude isic2017:val --exclude isic2017:test --exclude derm7pt \
 		--exclude melanoma10k:val --out configs/melanoma10k_train.csv
 	$(BIN)/skinxai train --config configs/melanoma10k.yaml
-	$(BIN)/skinxai calibrate --model runs/melanoma10k/model.safetensors --val ham10000:val \
+	$(BIN)/skinxai train --config configs/melanoma10k_resolution.yaml
+	$(BIN)/skinxai calibrate --model runs/m10k-c/model.safetensors --val ham10000:val \
 		--val isic2017:val --val melanoma10k:val --val 'fanconic:train~ham10000:val' \
 		--operating-point sensitivity=0.90 --goal-per-source --goal-confidence 0 \
 		--target-accuracy 0.95 --gate-train list:configs/melanoma10k_train.csv \
 		--gate-val isic2017:val --gate-val melanoma10k:val \
-		--out runs/melanoma10k/model.safetensors
-	$(BIN)/skinxai concepts fit --model runs/melanoma10k/model.safetensors
-	$(BIN)/python -m skinxai.model_card --run runs/melanoma10k \
+		--out runs/m10k-c/model.safetensors
+	$(BIN)/skinxai concepts fit --model runs/m10k-c/model.safetensors
+	$(BIN)/python -m skinxai.model_card --run runs/m10k-c \
 		--curation configs/melanoma10k_train.report.json
 	$(BIN)/python benchmarks/accuracy.py
-	$(BIN)/python -m skinxai.model_card --run runs/melanoma10k \
+	$(BIN)/python -m skinxai.model_card --run runs/m10k-c \
 		--curation configs/melanoma10k_train.report.json --card-only
 
 # An earlier candidate for other clinics, v2a (configs/clinics.yaml; about an hour on 2 CPU
