@@ -132,3 +132,23 @@ def test_an_image_without_colour_is_refused_whatever_the_gate_says(
     finally:
         default_model.gate = gate
     assert accepted.tolist() == [True, False, False]
+
+
+def test_the_refusal_rate_of_a_data_set_counts_images_without_colour(
+    default_model, ham_root: Path, tmp_path: Path
+) -> None:
+    """``evaluate``'s "refused as not dermoscopic" counts what the colour rule refuses, as the
+    CLI and the API do."""
+    from PIL import Image
+
+    from skinxai.data.folder import LabelledImage
+    from skinxai.evaluation.report import gate_report, predict_logits
+
+    photos = sorted((ham_root / "images").glob("*.jpg"))[:3]
+    grey = tmp_path / "grey.png"
+    Image.open(photos[0]).convert("L").save(grey)
+    samples = [LabelledImage(path, 0) for path in [*photos, grey]]
+    raw = predict_logits(default_model, samples)
+    assert raw.coloured.tolist() == [True, True, True, False]
+    assert gate_report(default_model, raw.pooled, raw.coloured)["rejected"] == 1
+    assert gate_report(default_model, raw.pooled[:3], raw.coloured[:3])["rejected"] == 0
