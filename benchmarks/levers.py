@@ -33,8 +33,8 @@ VALIDATION = ("ham10000:val", "isic2017:val", "fanconic:train~ham10000:val", "me
 EXTERNAL = "derm7pt"
 
 
-def auroc(model, spec: str, samples_by_spec: dict) -> float:
-    """AUROC of the raw malignant-minus-benign logit (monotone in any calibration)."""
+def labelled_margins(model, spec: str, samples_by_spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and the raw malignant-minus-benign logits of a data set's usable images."""
     if spec not in samples_by_spec:  # resolved once: A~B specs run a near-duplicate audit
         samples_by_spec[spec] = resolve_spec(spec)
     samples = samples_by_spec[spec]
@@ -42,7 +42,12 @@ def auroc(model, spec: str, samples_by_spec: dict) -> float:
     margin = raw.logits[:, 1] - raw.logits[:, 0]
     labels = np.array([s.label for s in samples])
     usable = ~np.isnan(margin)
-    return float(roc_auc_score(labels[usable], margin[usable]))
+    return labels[usable], margin[usable]
+
+
+def auroc(model, spec: str, samples_by_spec: dict) -> float:
+    """AUROC of the raw malignant-minus-benign logit (monotone in any calibration)."""
+    return float(roc_auc_score(*labelled_margins(model, spec, samples_by_spec)))
 
 
 def describe(path: str) -> dict:

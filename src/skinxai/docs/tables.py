@@ -118,6 +118,33 @@ def levers(results: Results, arg: str | None) -> str:
     return source_line("levers.py", name, results) + markdown_table(header, rows)
 
 
+def paired_auroc(results: Results, arg: str | None) -> str:
+    """``benchmarks/paired_auroc.py``: a candidate's AUROC against the shipped model's on each
+    validation source, with the paired bootstrap's 95% interval."""
+    name = arg or "paired_auroc"
+    data = results(name)
+    rows = [
+        [
+            source,
+            f"{row['n']} ({row['n_malignant']})",
+            _f(row["shipped_auroc"]),
+            _f(row["candidate_auroc"]),
+            f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]",
+            _f(row["share_candidate_ahead"], ".1%"),
+        ]
+        for source, row in data["results"].items()
+    ]
+    header = [
+        "validation source",
+        "n (malignant)",
+        data["shipped"]["version"],
+        data["candidate"]["version"],
+        "difference [95%]",
+        "resamples with the candidate ahead",
+    ]
+    return source_line("paired_auroc.py", name, results) + markdown_table(header, rows)
+
+
 # --- shortcuts -------------------------------------------------------------------------------
 
 CHANGES = {
@@ -470,6 +497,7 @@ TABLES: dict[str, Table] = {
     "accuracy": accuracy,
     "accuracy-full": accuracy_full,
     "levers": levers,
+    "paired-auroc": paired_auroc,
     "shortcut-flips": shortcut_flips,
     "shortcut-circle": shortcut_circle,
     "shortcut-sources": shortcut_sources,
