@@ -45,6 +45,12 @@ def labelled_margins(model, spec: str, samples_by_spec: dict) -> tuple[np.ndarra
     return labels[usable], margin[usable]
 
 
+def model_path(where: str) -> Path:
+    """A model file, or a run folder's model.safetensors."""
+    path = Path(where)
+    return path / "model.safetensors" if path.is_dir() else path
+
+
 def auroc(model, spec: str, samples_by_spec: dict) -> float:
     """AUROC of the raw malignant-minus-benign logit (monotone in any calibration)."""
     return float(roc_auc_score(*labelled_margins(model, spec, samples_by_spec)))
@@ -102,9 +108,7 @@ def main() -> None:
     for item in args.runs:
         name, _, where = item.partition("=")
         where = where or name
-        model_file = None if where == "shipped" else Path(where)
-        if model_file is not None and model_file.is_dir():
-            model_file = model_file / "model.safetensors"
+        model_file = None if where == "shipped" else model_path(where)
         model = skinxai.load_model(model_file, precision=args.precision)
         per_source = {spec: auroc(model, spec, samples_by_spec) for spec in VALIDATION}
         results[name] = {

@@ -24,7 +24,7 @@ from rich.table import Table
 from sklearn.metrics import roc_auc_score
 
 import skinxai
-from levers import VALIDATION, labelled_margins
+from levers import VALIDATION, labelled_margins, model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,12 +65,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/paired_auroc.json"))
     args = parser.parse_args()
     start = time.perf_counter()
-
-    def model_file(path: str) -> Path:
-        return Path(path) / "model.safetensors" if Path(path).is_dir() else Path(path)
-
     models = {
-        role: skinxai.load_model(model_file(path), precision=args.precision)
+        role: skinxai.load_model(model_path(path), precision=args.precision)
         for role, path in (("shipped", args.shipped), ("candidate", args.candidate))
     }
     samples_by_spec: dict = {}

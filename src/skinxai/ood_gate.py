@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from skinxai.io import ImageInputError
 from skinxai.model_config import ModelFileError, refuse_non_finite
+from skinxai.preprocessing import denormalize
 
 DEFAULT_COMPONENTS = 256
 DEFAULT_QUANTILE = 0.995  # of validation scores: about 0.5% of real images over the limit
@@ -39,9 +40,7 @@ MIN_MEAN_CHROMA = 1.0
 
 def has_colour(batch: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """(B,) bool: True where a normalised batch (B, 3, H, W) has colour (``MIN_MEAN_CHROMA``)."""
-    scale = torch.tensor(std, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1) * 255
-    offset = torch.tensor(mean, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1) * 255
-    pixels = batch.float() * scale + offset
+    pixels = denormalize(batch.float(), mean, std) * 255
     chroma = (pixels.amax(dim=1) - pixels.amin(dim=1)).mean(dim=(1, 2))
     return chroma >= MIN_MEAN_CHROMA
 

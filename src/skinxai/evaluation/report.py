@@ -58,7 +58,7 @@ class RawPredictions:
     logits: np.ndarray
     pooled: np.ndarray
     failures: dict[int, ImageInputError]
-    coloured: np.ndarray | None = None  # (N,) bool, ``ood_gate.has_colour``; None: not measured
+    coloured: np.ndarray  # (N,) bool, ``ood_gate.has_colour``
 
 
 def predict_logits(
@@ -100,14 +100,12 @@ def calibrated_p_malignant(model: SkinClassifier, logits: np.ndarray) -> np.ndar
     return probs[:, MALIGNANT].double().numpy()
 
 
-def gate_report(
-    model: SkinClassifier, pooled: np.ndarray, coloured: np.ndarray | None = None
-) -> dict | None:
+def gate_report(model: SkinClassifier, pooled: np.ndarray, coloured: np.ndarray) -> dict | None:
     """How many of these (dermoscopic) images the "not dermoscopic" gate would refuse: far
-    features, or (where ``coloured`` is given) no colour."""
+    features, or no colour."""
     if model.gate is None:
         return None
-    return model.gate.refusals(pooled, None if coloured is None else ~np.asarray(coloured, bool))
+    return model.gate.refusals(pooled, ~np.asarray(coloured, bool))
 
 
 def trust_metrics(model: SkinClassifier, p: np.ndarray, labels: np.ndarray) -> dict:
@@ -245,8 +243,7 @@ def evaluate(
     labels = np.array([s.label for s in samples])
     metrics = classification_metrics(labels, scores, model.config.threshold)
     metrics.update(trust_metrics(model, scores, labels))
-    coloured = None if raw.coloured is None else raw.coloured[usable]
-    metrics["ood_gate"] = gate_report(model, raw.pooled[usable], coloured)
+    metrics["ood_gate"] = gate_report(model, raw.pooled[usable], raw.coloured[usable])
     metrics.update(
         {
             "data": data,
