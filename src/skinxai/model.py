@@ -130,7 +130,8 @@ class SkinClassifier(nn.Module):
     def features_and_gate_input(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The last feature map A (B, C, h, w) and, from the same pass, what the "not a
         dermoscopic image" gate reads (B, D): the spatial mean of backbone block
-        ``gate_block``'s output, or of A when ``gate_block`` is None."""
+        ``gate_block``'s output, or of A when ``gate_block`` is None. Under D4 the gate reads
+        the upright view alone, so a gate fitted on one view holds unchanged."""
         config = self.config
         if config.colour_constancy_p is not None:
             x = shades_of_gray_normalised(x, config.colour_constancy_p, config.mean, config.std)
@@ -141,7 +142,8 @@ class SkinClassifier(nn.Module):
         if config.symmetry != "d4":
             return self._backbone_maps(x)
         last, gate_input = self._backbone_maps(d4_views(x))
-        return d4_restore_mean(last), gate_input.view(8, len(x), -1).mean(dim=0)
+        # x.shape[0], not len(x): len() fixes the batch size of an exported ONNX graph
+        return d4_restore_mean(last), gate_input[: x.shape[0]]
 
     def set_precision(self, requested: str = "auto") -> str:
         """Choose the backbone's precision for inference (``precision.inference_precision``:

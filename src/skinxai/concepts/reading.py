@@ -12,6 +12,7 @@ import torch
 
 from skinxai.concepts.checklist import CRITERIA, SUSPICIOUS_FROM
 from skinxai.concepts.features import LAST
+from skinxai.data.canonical import upright_mean
 from skinxai.explain.core import normalise_maps
 from skinxai.explain.hooks import capture_layer, find_layer
 from skinxai.explain.render import three_panels
@@ -51,7 +52,7 @@ def read_concepts(model: SkinClassifier, batch: torch.Tensor) -> ConceptReading:
         else:
             with capture_layer(find_layer(model, readers.layer), requires_grad=False) as tap:
                 model.features(batch)
-                activations = tap.output
+                activations = upright_mean(tap.output, len(batch))  # D4: 8 views each
     activations = activations.float()
     pooled = activations.mean(dim=(2, 3)).cpu().numpy()
     return ConceptReading(

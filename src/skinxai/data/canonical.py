@@ -56,8 +56,19 @@ def d4_restore_mean(maps: torch.Tensor) -> torch.Tensor:
     """(8B, C, h, w) maps of :func:`d4_views` -> (B, C, h, w): each turned back to the input's
     orientation, then averaged."""
     restored = []
-    for index, view_map in enumerate(maps.chunk(8)):
+    for index, view_map in enumerate(maps.unflatten(0, (8, -1))):  # not chunk: ONNX's batch
         mirror, turns = divmod(index, 4)
         back = torch.rot90(view_map, -turns, (-2, -1))
         restored.append(back.flip(-1) if mirror else back)
     return torch.stack(restored).mean(dim=0)
+
+
+def upright_mean(maps: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """A layer's maps for ``batch_size`` images -> (B, ..., h, w). Under D4 a layer inside the
+    backbone holds 8 turned views of each image (:func:`d4_views`' 8B rows): each is turned
+    back and the 8 averaged; with one view the maps pass through."""
+    if len(maps) == batch_size:
+        return maps
+    if len(maps) != 8 * batch_size:
+        raise ValueError(f"{len(maps)} maps for {batch_size} images: neither 1 nor 8 views each")
+    return d4_restore_mean(maps)

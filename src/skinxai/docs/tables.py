@@ -145,6 +145,30 @@ def paired_auroc(results: Results, arg: str | None) -> str:
     return source_line("paired_auroc.py", name, results) + markdown_table(header, rows)
 
 
+def views_speed(results: Results, _arg: str | None) -> str:
+    """``benchmarks/views_speed.py``: images/s with one view and with the eight D4 views."""
+    data = results("views_speed")
+    one, eight = data["results"]["none"], data["results"]["d4"]
+    rows = [
+        [
+            task,
+            _f(one[key]["images_per_second"], ".1f"),
+            _f(eight[key]["images_per_second"], ".1f"),
+            _f(eight[key]["times_slower"], ".1f") + "x",
+        ]
+        for key, task in (("diagnosis", "diagnosis with the gate"), ("gradcam", "Grad-CAM"))
+    ]
+    details = (
+        data["inference_precision"],
+        f"batch {data['batch']}",
+        f"{data['cpu_threads']} threads",
+    )
+    header = ["images/s", "one view", "8 views (D4)", "slower by"]
+    return source_line("views_speed.py", "views_speed", results, *details) + markdown_table(
+        header, rows
+    )
+
+
 # --- shortcuts -------------------------------------------------------------------------------
 
 CHANGES = {
@@ -498,6 +522,7 @@ TABLES: dict[str, Table] = {
     "accuracy-full": accuracy_full,
     "levers": levers,
     "paired-auroc": paired_auroc,
+    "views-speed": views_speed,
     "shortcut-flips": shortcut_flips,
     "shortcut-circle": shortcut_circle,
     "shortcut-sources": shortcut_sources,

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from skinxai.data.canonical import upright_mean
 from skinxai.explain.cam import cam_for_targets
 from skinxai.explain.gradient import GRADIENT_METHODS, eigencam
 from skinxai.explain.guided import guided_backprop
@@ -164,17 +165,25 @@ def resolve_targets(target: TargetSpec, logits: torch.Tensor, model: nn.Module) 
 
 @dataclass
 class _ForwardPass:
-    """Activations A of the explained layer, the logits, and a way to get dscore/dA."""
+    """Activations A of the explained layer, the logits, and a way to get dscore/dA, both
+    (B, C, h, w) upright. Under D4 a named layer holds 8 turned views of each image: A is their
+    mean turned upright and dscore/dA the sum of their turned gradients, exactly what the last
+    feature map gets from the model itself (``SkinClassifier.features``)."""
 
-    activations: torch.Tensor
+    layer_output: torch.Tensor  # (B or 8B, C, h, w), the tensor the gradient is taken for
     logits: torch.Tensor
     gate_input: torch.Tensor | None = None  # what the "not dermoscopic" gate reads, if known
+
+    @property
+    def activations(self) -> torch.Tensor:
+        return upright_mean(self.layer_output.detach(), len(self.logits))
 
     def gradients(self, targets: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():  # a caller's no_grad (Lightning's predict loop) must not cut it
             score = self.logits.gather(1, targets[:, None]).sum()
-            (grad,) = torch.autograd.grad(score, self.activations, retain_graph=True)
-        return grad
+            (grad,) = torch.autograd.grad(score, self.layer_output, retain_graph=True)
+        views = len(grad) // len(self.logits)
+        return upright_mean(grad.detach(), len(self.logits)) * views
 
 
 CPU_CHUNK = 16  # on CPU, batches of 16 run faster per image than larger ones (cache sizes)
@@ -214,12 +223,6 @@ def _forward(model: nn.Module, inputs: torch.Tensor, layer: str | None) -> _Forw
             f"layer {layer!r} outputs shape {tuple(activations.shape)}, not a spatial feature "
             "map (B, C, h, w); choose a convolutional layer such as backbone.blocks.5"
         )
-    symmetry = getattr(getattr(model, "config", None), "symmetry", "none")
-    if symmetry != "none":
-        raise ValueError(
-            f"this model averages 8 turned views of each image ({symmetry}); a named layer "
-            "holds one map per view: leave --layer out to explain the last feature map"
-        )
     return _ForwardPass(activations, logits)
 
 
@@ -242,13 +245,13 @@ def _raw_maps(
     layer: str | None,
     cache: dict[str, torch.Tensor],
 ) -> torch.Tensor:
-    activations = forward.activations.detach()
+    activations = forward.activations
     if method == "cam":
         if layer is not None:
             raise ValueError("cam uses the classifier weights: it needs the last feature map")
         return cam_for_targets(activations, model.classifier.weight.detach(), targets)
     if method in GRADIENT_METHODS:
-        return GRADIENT_METHODS[method](activations, forward.gradients(targets).detach())
+        return GRADIENT_METHODS[method](activations, forward.gradients(targets))
     if method == "eigencam":
         return eigencam(activations)
     if method == "scorecam":
@@ -268,9 +271,9 @@ def _guided(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     gradient = guided_backprop(model, inputs, targets)
     if method == "guided-gradcam":
-        grad_a = forward.gradients(targets).detach()
+        grad_a = forward.gradients(targets)
         cam = normalise_maps(
-            GRADIENT_METHODS["gradcam"](forward.activations.detach(), grad_a),
+            GRADIENT_METHODS["gradcam"](forward.activations, grad_a),
             tuple(inputs.shape[-2:]),
         )
         gradient = gradient * cam[:, None]
