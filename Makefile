@@ -52,8 +52,9 @@ format: $(VENV)/.installed-dev
 # started from its weights, with isic2017 train added (configs/canonical.yaml: v2c); then v2c
 # fine-tuned with melanoma10k train added (configs/melanoma10k.yaml: v3a); then v3a trained
 # further with the canonical view at 160 px (configs/melanoma10k_resolution.yaml: v3c, saved
-# to answer from the 8 D4 views: v3e, the shipped model); calibration, an operating point that holds on each validation source and the
-# "not a dermoscopic image" gate fitted on validation data; shipped; benchmarked.
+# to answer from the 8 D4 views: v3e, the shipped model); calibration, an operating point that
+# holds on each validation source and the "not a dermoscopic image" gate fitted on validation
+# data; shipped; benchmarked.
 model: $(VENV)/.installed
 	$(BIN)/skinxai curate --train fanconic:train --train ham10000:train \
 		--exclude fanconic:test --exclude ham10000:val --exclude ham10000:test \

@@ -173,10 +173,10 @@ class _ForwardPass:
     layer_output: torch.Tensor  # (B or 8B, C, h, w), the tensor the gradient is taken for
     logits: torch.Tensor
     gate_input: torch.Tensor | None = None  # what the "not dermoscopic" gate reads, if known
+    activations: torch.Tensor = field(init=False)  # folded once, read by every method
 
-    @property
-    def activations(self) -> torch.Tensor:
-        return upright_mean(self.layer_output.detach(), len(self.logits))
+    def __post_init__(self) -> None:
+        self.activations = upright_mean(self.layer_output.detach(), len(self.logits))
 
     def gradients(self, targets: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():  # a caller's no_grad (Lightning's predict loop) must not cut it
