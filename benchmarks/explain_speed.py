@@ -1,6 +1,8 @@
 """Explainer throughput and peak memory against plain inference and pytorch-grad-cam.
 
-One process, the shipped model, real fanconic images at 224 px; best of several repeats.
+One process, the shipped model's weights on one view of each input (pytorch-grad-cam hooks
+one map per image; one row adds the shipped model's own views, D4's 8 when it has them), real
+fanconic images at 224 px; best of several repeats.
 CPU: batch 32 (Score-CAM: batch 2, since it runs one forward pass per channel and image).
 GPU (when CUDA is present): batch 256. --precision: auto (bf16 where the device has it), 32
 or bf16. Prints a table and writes benchmarks/results/explain_speed.json.
@@ -90,14 +92,17 @@ def measure(fn: Callable[[], object], images: int, device: torch.device, repeats
 
 def run(
     device: torch.device, batch: int, score_batch: int, repeats: int, precision: str
-) -> dict[str, dict]:
+) -> tuple[str, dict[str, dict]]:
+    """The shipped model's version and, per row, its speed and peak memory."""
     try:
         from pytorch_grad_cam import GradCAM, ScoreCAM
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     except ImportError:  # a bare GPU machine may lack it (and OpenCV); ours is still measured
         GradCAM = ScoreCAM = ClassifierOutputTarget = None
 
-    model = skinxai.load_model(device=str(device), precision=precision)
+    shipped = skinxai.load_model(device=str(device), precision=precision)
+    # every row on one view, as pytorch-grad-cam needs; the D4 views' cost: views_speed.py
+    model = shipped.with_symmetry("none")
     paths = [s.path for s in resolve_spec("fanconic:test")]
     reps = (batch + len(paths) - 1) // len(paths)
     inputs = model.to_batch((paths * reps)[:batch])
@@ -127,6 +132,9 @@ def run(
         device,
         repeats,
     )
+    results[f"gradcam, shipped {shipped.config.symmetry} views"] = measure(
+        lambda: explain(shipped, inputs, "gradcam", target=1), batch, device, repeats
+    )
     results["scorecam"] = measure(
         lambda: explain(model, score_inputs, "scorecam", target=1), score_batch, device, 1
     )
@@ -134,7 +142,7 @@ def run(
     for row in results.values():
         row["ratio_to_plain_inference"] = row["images_per_second"] / base
     if GradCAM is None:
-        return results
+        return shipped.config.version, results
     results["pytorch-grad-cam GradCAM"] = measure(oracle(GradCAM, inputs), batch, device, repeats)
     results["pytorch-grad-cam ScoreCAM"] = measure(
         oracle(ScoreCAM, score_inputs), score_batch, device, 1
@@ -149,7 +157,7 @@ def run(
         results["scorecam"]["images_per_second"]
         / results["pytorch-grad-cam ScoreCAM"]["images_per_second"]
     )
-    return results
+    return shipped.config.version, results
 
 
 def main() -> None:
@@ -176,8 +184,10 @@ def main() -> None:
     if torch.cuda.is_available() and args.device in ("all", "cuda"):
         setups.append((torch.cuda.get_device_name(0), torch.device("cuda"), 256, 16))
     for name, device, batch, score_batch in setups:
-        results = run(device, batch, score_batch, args.repeats, args.precision)
+        version, results = run(device, batch, score_batch, args.repeats, args.precision)
+        payload["model_version"] = version
         payload["runs"][name] = {
+            "views": "one (upright) on every row but the shipped model's own",
             "batch": batch,
             "scorecam_batch": score_batch,
             "inference_precision": inference_precision(args.precision, device.type),

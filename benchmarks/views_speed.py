@@ -10,7 +10,6 @@ Prints a table and writes benchmarks/results/views_speed.json.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 from pathlib import Path
@@ -27,13 +26,6 @@ from skinxai.explain import explain
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def with_views(model, symmetry: str):
-    """A copy of ``model`` that averages ``symmetry``'s views ("none": the upright one)."""
-    copied = copy.deepcopy(model)
-    copied.config.symmetry = symmetry
-    return copied
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch", type=int, default=32)
@@ -46,7 +38,7 @@ def main() -> None:
     device = inputs.device
     results = {}
     for symmetry in ("none", "d4"):
-        model = with_views(shipped, symmetry)
+        model = shipped.with_symmetry(symmetry)
         results[symmetry] = {
             "diagnosis": measure(
                 lambda m=model: m.predict_with_gate(inputs), len(inputs), device, args.repeats

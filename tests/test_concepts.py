@@ -95,7 +95,7 @@ def test_tcav_tells_a_direction_the_decision_uses_from_random_ones() -> None:
 def test_real_readings_carry_the_exact_gradients_tcav_needs(default_model, scored) -> None:
     """On real derm7pt images: the pooled last map is what the head reads, and the gradient at
     block 5 gives the directional derivative of the malignant logit (checked by moving the
-    block's output a step along a direction)."""
+    block's output a step along a direction: under D4 the step moves all 8 views)."""
     paths = [image.path for image in scored[:6]]
     readings = read_network(default_model, paths, batch_size=3)
     assert readings.pooled[LAST].shape == (6, 1280) and readings.pooled[INNER].shape == (6, 192)
@@ -112,7 +112,8 @@ def test_real_readings_carry_the_exact_gradients_tcav_needs(default_model, score
     finally:
         handle.remove()
     numeric = (moved[:, 1] - readings.logits[:, 1]) / step
-    np.testing.assert_allclose(readings.inner_gradient @ direction, numeric, rtol=0.05, atol=0.05)
+    # the derivatives are about 0.02-0.05: an atol of their size let D4's 8x-too-small mean pass
+    np.testing.assert_allclose(readings.inner_gradient @ direction, numeric, rtol=0.05, atol=1e-3)
 
 
 def test_reader_maps_on_a_real_image_are_cams_of_the_last_map(default_model, scored) -> None:

@@ -3,7 +3,6 @@ hook hygiene and memory, targets, rendering and the CLI."""
 
 from __future__ import annotations
 
-import copy
 import gc
 import json
 import os
@@ -71,9 +70,7 @@ def default_model(default_model):
     """One view of the shipped model. These tests check the explainers' arithmetic against
     pytorch-grad-cam and on named layers, which hold one map per view (a D4 model averages 8
     turned views in its last feature map; tests/test_canonical_views.py covers that)."""
-    single = copy.deepcopy(default_model)
-    single.config.symmetry = "none"
-    return single
+    return default_model.with_symmetry("none")
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ safetensors with a JSON config beside them; pickles are refused.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Sequence
@@ -144,6 +145,15 @@ class SkinClassifier(nn.Module):
         last, gate_input = self._backbone_maps(d4_views(x))
         # x.shape[0], not len(x): len() fixes the batch size of an exported ONNX graph
         return d4_restore_mean(last), gate_input[: x.shape[0]]
+
+    def with_symmetry(self, symmetry: str) -> SkinClassifier:
+        """A copy with the same weights, gate and readers that averages ``symmetry``'s views
+        ("none": the upright one alone): pytorch-grad-cam expects one map per image at a hooked
+        layer, and one view is the baseline the D4 views' cost is measured against."""
+        copied = copy.deepcopy(self)
+        copied.config.symmetry = symmetry
+        copied.config.validate()  # an unknown symmetry raises ModelFileError
+        return copied
 
     def set_precision(self, requested: str = "auto") -> str:
         """Choose the backbone's precision for inference (``precision.inference_precision``:

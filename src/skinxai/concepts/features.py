@@ -13,7 +13,7 @@ import torch
 
 from skinxai.classes import MALIGNANT
 from skinxai.data.cache import decode_images
-from skinxai.data.canonical import upright_mean
+from skinxai.data.canonical import upright_gradient, upright_mean
 from skinxai.explain.hooks import capture_layer, find_layer
 from skinxai.model import SkinClassifier
 from skinxai.precision import in_fp32
@@ -39,11 +39,11 @@ def _batch_readings(model: SkinClassifier, x: torch.Tensor) -> tuple[np.ndarray,
         logits = model.head(last)
         (gradient,) = torch.autograd.grad(logits[:, MALIGNANT].sum(), inner.output)
         inner_map = inner.output.detach()  # the hook forgets it on exit
-    # under D4 the block holds 8 turned views of each image: their mean, turned upright
+    # under D4 the block holds 8 turned views of each image, folded upright as the model folds
     return (
         last.detach().mean(dim=(2, 3)).numpy(),
         upright_mean(inner_map, len(x)).mean(dim=(2, 3)).numpy(),
-        upright_mean(gradient, len(x)).sum(dim=(2, 3)).numpy(),
+        upright_gradient(gradient, len(x)).sum(dim=(2, 3)).numpy(),
         logits.detach().numpy(),
     )
 

@@ -72,3 +72,10 @@ def upright_mean(maps: torch.Tensor, batch_size: int) -> torch.Tensor:
     if len(maps) != 8 * batch_size:
         raise ValueError(f"{len(maps)} maps for {batch_size} images: neither 1 nor 8 views each")
     return d4_restore_mean(maps)
+
+
+def upright_gradient(gradient: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """d score / d A at a layer -> (B, ..., h, w) upright: under D4 the sum of the 8 views'
+    turned-back gradients (8 x their mean), the gradient of the layer the model itself folds
+    (its last map is the mean of the 8 views); with one view it passes through."""
+    return upright_mean(gradient, batch_size) * (len(gradient) // batch_size)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skinxai.data.canonical import upright_mean
+from skinxai.data.canonical import upright_gradient, upright_mean
 from skinxai.explain.cam import cam_for_targets
 from skinxai.explain.gradient import GRADIENT_METHODS, eigencam
 from skinxai.explain.guided import guided_backprop
@@ -182,8 +182,7 @@ class _ForwardPass:
         with torch.enable_grad():  # a caller's no_grad (Lightning's predict loop) must not cut it
             score = self.logits.gather(1, targets[:, None]).sum()
             (grad,) = torch.autograd.grad(score, self.layer_output, retain_graph=True)
-        views = len(grad) // len(self.logits)
-        return upright_mean(grad.detach(), len(self.logits)) * views
+        return upright_gradient(grad.detach(), len(self.logits))
 
 
 CPU_CHUNK = 16  # on CPU, batches of 16 run faster per image than larger ones (cache sizes)
