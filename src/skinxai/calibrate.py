@@ -106,16 +106,9 @@ def calibrated_config(
     scaling, report = _fit_scaling(raw.logits, labels)
     p = p_malignant(raw.logits, *scaling)
     groups = lesion_groups([s.path for s in samples])
-    per_source: dict[str, dict] = {}
-    if goal_per_source:
-        threshold, own = per_source_threshold(
-            p, labels, sources, goal, value, goal_confidence, groups
-        )
-        per_source = _rates_per_source(p, labels, sources, threshold, own)
-    elif goal_confidence is None:
-        threshold = threshold_for_goal(p, labels, goal, value)
-    else:
-        threshold = confident_threshold(p, labels, goal, value, goal_confidence, groups)
+    threshold, per_source = _fitted_threshold(
+        p, labels, sources, groups, goal, value, goal_confidence, goal_per_source
+    )
     band = fit_uncertain_band(p, labels, threshold, target_accuracy)
     config = dataclasses.replace(
         model.config,
@@ -146,6 +139,28 @@ def calibrated_config(
         },
     )
     return config, gate
+
+
+def _fitted_threshold(
+    p: np.ndarray,
+    labels: np.ndarray,
+    sources: Sequence[str],
+    groups: Sequence[str],
+    goal: str,
+    value: float,
+    goal_confidence: float | None,
+    goal_per_source: bool,
+) -> tuple[float, dict[str, dict]]:
+    """The threshold reaching ``goal`` >= ``value`` on the pool or, with ``goal_per_source``,
+    on each source (then also each source's rates at it; else an empty dict)."""
+    if goal_per_source:
+        threshold, own = per_source_threshold(
+            p, labels, sources, goal, value, goal_confidence, groups
+        )
+        return threshold, _rates_per_source(p, labels, sources, threshold, own)
+    if goal_confidence is None:
+        return threshold_for_goal(p, labels, goal, value), {}
+    return confident_threshold(p, labels, goal, value, goal_confidence, groups), {}
 
 
 def _rates_per_source(
