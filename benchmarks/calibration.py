@@ -45,11 +45,9 @@ EVALUATION_SETS = {
 }
 
 
-def sets_of(config) -> dict[str, str]:
-    """The fitting sets the model's operating point names (HAM10000 val for older models),
-    then the evaluation sets."""
-    fitted_on = (config.operating_point or {}).get("fitted_on") or ["ham10000:val"]
-    return {**{f"{spec} (fitting set)": spec for spec in fitted_on}, **EVALUATION_SETS}
+def fitting_sets(config) -> list[str]:
+    """The sets the model's operating point was fitted on (HAM10000 val for older models)."""
+    return (config.operating_point or {}).get("fitted_on") or ["ham10000:val"]
 
 
 def scores(p: np.ndarray, labels: np.ndarray, threshold: float, band: Band | None) -> dict:
@@ -78,17 +76,13 @@ def threshold_rules_on_held_out_lesions(
     reached: dict[str, list[float]] = {rule: [] for rule in confidence}
     for _ in range(splits):
         fit = np.isin(index, rng.permutation(len(names))[: len(names) // 2])
+        held_out_sources = [~fit & (sources == name) for name in np.unique(sources)]
         for rule, level in confidence.items():
             threshold, _own = per_source_threshold(
                 p[fit], labels[fit], sources[fit], goal, value, level, groups[fit]
             )
-            held_out = ~fit
             reached[rule].append(
-                min(
-                    rates_at(p[part], labels[part], threshold)[goal]
-                    for name in np.unique(sources)
-                    for part in [held_out & (sources == name)]
-                )
+                min(rates_at(p[part], labels[part], threshold)[goal] for part in held_out_sources)
             )
     return {
         rule: {
@@ -110,15 +104,18 @@ def main() -> None:
     results, rules = {}, {}
     point = config.operating_point
     fitted: dict[str, list] = {"p": [], "labels": [], "sources": [], "groups": []}
+    fitting = fitting_sets(config)
+    sets = {**{f"{spec} (fitting set)": spec for spec in fitting}, **EVALUATION_SETS}
     started = time.perf_counter()
-    for name, spec in sets_of(config).items():
+    for name, spec in sets.items():
         samples = resolve_spec(spec)
         raw = predict_logits(model, samples)
         labels = np.array([s.label for s in samples])
         keep = np.array([i not in raw.failures for i in range(len(samples))])
         logits, labels = raw.logits[keep], labels[keep]
-        if name.endswith("(fitting set)"):
-            fitted["p"].append(calibrated_p_malignant(model, logits))
+        calibrated = calibrated_p_malignant(model, logits)
+        if spec in fitting:
+            fitted["p"].append(calibrated)
             fitted["labels"].append(labels)
             fitted["sources"].append(np.full(len(labels), spec))
             fitted["groups"].append(
@@ -128,7 +125,7 @@ def main() -> None:
             "n": len(labels),
             "n_malignant": int(labels.sum()),
             "before": scores(p_malignant(logits), labels, 0.5, None),
-            "after": scores(calibrated_p_malignant(model, logits), labels, config.threshold, band),
+            "after": scores(calibrated, labels, config.threshold, band),
         }
     if point:
         pooled = {key: np.concatenate(parts) for key, parts in fitted.items()}
