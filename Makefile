@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint format docs model model-clinics model-ema model-source model-unfrozen \
-	model-melanoma10k model-circles model-resolution model-longer clean
+	model-melanoma10k model-circles model-resolution model-longer model-consistency clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -169,6 +169,25 @@ model-longer: $(VENV)/.installed
 		"v3c=runs/m10k-c" "v3d v3c + 4 more epochs=runs/m10k-d"
 	$(BIN)/python benchmarks/paired_auroc.py runs/m10k-c runs/m10k-d \
 		--out benchmarks/results/paired_v3d_v3c.json
+
+# The consistency lever, v3f (issue 21; about 50 min on 2 CPU cores in bf16): v3c (runs/m10k-c,
+# as `make model` leaves it) trained further with the consistency term under JPEG and the wide
+# circle (configs/melanoma10k_consistency.yaml), scored beside v3e (v3c's weights, 8 views) in
+# bf16 with each validation source's paired bootstrap; then its own operating point fitted on
+# the validation sources, as `make model` fits it, and its label flips measured.
+model-consistency: $(VENV)/.installed
+	$(BIN)/skinxai train --config configs/melanoma10k_consistency.yaml
+	$(BIN)/python benchmarks/levers.py --precision bf16 \
+		--out benchmarks/results/levers_consistency.json \
+		"v3e=runs/m10k-c" "v3f v3c + JPEG and circle consistency=runs/m10k-f"
+	$(BIN)/python benchmarks/paired_auroc.py runs/m10k-c runs/m10k-f --precision bf16 \
+		--out benchmarks/results/paired_v3f_v3e.json
+	$(BIN)/skinxai calibrate --model runs/m10k-f/model.safetensors --val ham10000:val \
+		--val isic2017:val --val melanoma10k:val --val 'fanconic:train~ham10000:val' \
+		--operating-point sensitivity=0.90 --goal-per-source --goal-confidence 0 \
+		--target-accuracy 0.95 --out runs/m10k-f/model.safetensors
+	$(BIN)/python benchmarks/shortcuts.py --model runs/m10k-f/model.safetensors \
+		--checks flips,circle --out benchmarks/results/shortcuts_consistency_candidate.json
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

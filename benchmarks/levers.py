@@ -75,6 +75,7 @@ def describe(path: str) -> dict:
         "freeze_blocks",
         "ema_decay",
         "wide_circle_p",
+        "consistency",
         "epochs",
     )
     summary_file = folder / "summary.json"

@@ -166,7 +166,8 @@ def test_class_weights_and_subset(fanconic: Path) -> None:
 def test_other_clinics_recipe_selects_on_the_worst_source(tmp_path: Path, ham_root: Path) -> None:
     """Every lever of configs/clinics.yaml on a small real run: validation per source with
     the checkpoint on the worst AUROC, the lesion penalty from HAM10000 masks, acquisition
-    augmentation, Shades of Gray in the model and a frozen ImageNet trunk."""
+    augmentation, the JPEG and circle consistency term, Shades of Gray in the model and a
+    frozen ImageNet trunk."""
     out = tmp_path / "clinics"
     command = [
         sys.executable,
@@ -185,6 +186,8 @@ def test_other_clinics_recipe_selects_on_the_worst_source(tmp_path: Path, ham_ro
         str(ham_root / "masks"),
         "--mask-penalty",
         "0.5",
+        "--consistency",
+        "1.0",
         "--augmentation",
         "acquisition",
         "--colour-constancy-p",
@@ -201,6 +204,7 @@ def test_other_clinics_recipe_selects_on_the_worst_source(tmp_path: Path, ham_ro
         per_source = [float(row["val_auroc[ham10000:val]"]), float(row["val_auroc[isic2017:val]"])]
         assert float(row["val_worst_auroc"]) == pytest.approx(min(per_source))
         assert 0 < float(row["outside_lesion"]) < 1
+        assert 0 < float(row["consistency_gap"]) < 100
     summary = json.loads((out / "summary.json").read_text())
     assert summary["monitor"] == "val_worst_auroc" and summary["train_with_mask"] == 48
     best = max(float(r["val_worst_auroc"]) for r in rows)

@@ -1,6 +1,6 @@
 """The levers of the other-clinics recipe on real lesions: acquisition augmentation (masks
-stay aligned), Shades of Gray inside the model, the outside-the-lesion penalty, the frozen
-trunk and validation per source."""
+stay aligned), Shades of Gray inside the model, the outside-the-lesion penalty, the JPEG and
+circle consistency term, the frozen trunk and validation per source."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from skinxai.data.specs import ham_split_records, resolve_spec
 from skinxai.data.transforms import train_transform
 from skinxai.model import ModelConfig, ModelFileError, SkinClassifier
 from skinxai.preprocessing import normalize, to_square_uint8
+from skinxai.training.config import TrainConfig
+from skinxai.training.consistency import changed_views, margin_gap
 from skinxai.training.lesion_focus import decision_map, outside_lesion_share
 from skinxai.training.trunk import freeze_trunk
 from skinxai.training.validation import auroc_per_source, worst_auroc
@@ -163,6 +165,50 @@ def test_the_penalty_moves_the_evidence_onto_the_lesion(lesions) -> None:
     assert torch.equal(model.backbone.conv_stem.weight, stem_before)
     with pytest.raises(ValueError, match="blocks"):
         freeze_trunk(model, 99)
+
+
+def test_consistency_views_are_the_same_lesion_compressed_and_circled(lesions) -> None:
+    """Each changed view is its image as a JPEG (close, not equal), and about half of them are
+    black outside a wide circle: the corners are black, the centre is not."""
+    torch.manual_seed(0)
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    images = normalize(torch.stack([image for image, _ in lesions] * 4), mean, std)
+    changed = changed_views(images, mean, std)
+    assert changed.shape == images.shape and changed.dtype == images.dtype
+    scale, shift = torch.tensor(std).view(1, 3, 1, 1), torch.tensor(mean).view(1, 3, 1, 1)
+    before, after = (images * scale + shift) * 255, (changed * scale + shift) * 255
+    corners = after[..., :8, :8].abs().amax(dim=(1, 2, 3))
+    circled = corners < 1.0
+    assert 8 <= int(circled.sum()) <= 24
+    centre = (..., slice(SIZE // 2 - 16, SIZE // 2 + 16), slice(SIZE // 2 - 16, SIZE // 2 + 16))
+    error = (after[centre] - before[centre]).abs().mean(dim=(1, 2, 3))
+    assert (error > 0.2).all() and (error < 8).all()
+    assert (after[centre].mean(dim=(1, 2, 3)) > 40).all()
+
+
+def test_consistency_moves_the_changed_view_towards_the_clean_one(lesions) -> None:
+    """A few steps on the consistency term alone shrink the logit margin's change under JPEG
+    and the circle, and no gradient reaches the clean view's logits."""
+    torch.manual_seed(0)
+    model = SkinClassifier(ModelConfig(input_size=SIZE), pretrained=True)
+    freeze_trunk(model, 4)
+    batch = normalize(torch.stack([image for image, _ in lesions]), (0.5,) * 3, (0.5,) * 3)
+    changed = changed_views(batch, (0.5,) * 3, (0.5,) * 3)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.eval()
+    gaps = []
+    for _ in range(8):
+        clean = model(batch)
+        clean.retain_grad()
+        gap = margin_gap(clean, model(changed))
+        gaps.append(float(gap.detach()))
+        optimiser.zero_grad()
+        gap.backward()
+        assert clean.grad is None or not clean.grad.any()
+        optimiser.step()
+    assert gaps[-1] < 0.5 * gaps[0]
+    with pytest.raises(ValueError, match="consistency"):
+        TrainConfig().updated({"consistency": -1.0})
 
 
 def test_validation_per_source_and_its_worst() -> None:

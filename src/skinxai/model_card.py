@@ -206,6 +206,13 @@ def _recipe_lines(config: dict) -> list[str]:
             f"on {config['wide_circle_p']:.0%} of the images of both classes."
             if config.get("wide_circle_p")
             else ""
+        )
+        + (
+            f" Consistency (weight {config['consistency']:g}): half of each batch is seen again "
+            "as a JPEG of quality 40-95, half of those with the wide circle, and the squared "
+            "change of the malignant-minus-benign logit is penalised."
+            if config.get("consistency")
+            else ""
         ),
         f"AdamW, ReduceLROnPlateau and EarlyStopping on `{config.get('monitor', 'val_loss')}`; the",
         "checkpoint best on it is shipped (fp32 safetensors).",

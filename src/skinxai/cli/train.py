@@ -67,6 +67,10 @@ MaskFolders = Annotated[
     list[str] | None,
     typer.Option("--mask-folder", help="Lesion masks named after the images (repeatable)."),
 ]
+Consistency = Annotated[
+    float | None,
+    typer.Option(min=0.0, help="Weight of the same decision on half the batch as JPEG + circle."),
+]
 MaskPenalty = Annotated[
     float | None, typer.Option(min=0.0, help="Weight of the evidence outside the lesion.")
 ]
@@ -108,6 +112,7 @@ def train(
     augmentation: Augmentation = None,
     colour_constancy_p: ColourConstancy = None,
     wide_circle_p: WideCircle = None,
+    consistency: Consistency = None,
     canonical_resolution: CanonicalResolution = None,
     rim_radius: RimRadius = None,
     symmetry: Symmetry = None,

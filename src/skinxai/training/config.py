@@ -42,6 +42,9 @@ class TrainConfig:
     # Share of training images (either class) that get melanoma10k's wide black circle drawn
     # on them, so that a circle says nothing of the label (data.acquisition_augment).
     wide_circle_p: float = 0.0
+    # Weight of the consistency term (training.consistency): half of each batch again, as JPEG
+    # and with a wide black circle, pulled towards the clean view's logit margin; 0: off.
+    consistency: float = 0.0
     colour_constancy_p: float | None = None  # Shades of Gray norm inside the model; None: off
     # Canonical views inside the model (see ModelConfig): effective resolution, rim radius, and
     # the symmetry of the saved model ("d4" averages 8 views; training and selection use one).
@@ -98,6 +101,8 @@ class TrainConfig:
             raise ValueError(f"ema_decay must lie between 0 and 1, not {config.ema_decay}")
         if not 0 <= config.wide_circle_p <= 1:
             raise ValueError(f"wide_circle_p must lie between 0 and 1, not {config.wide_circle_p}")
+        if config.consistency < 0:
+            raise ValueError(f"consistency must not be negative, not {config.consistency}")
         if config.mask_penalty > 0 and not config.mask_folders:
             raise ValueError("mask_penalty needs mask_folders (where the lesion masks are)")
         return config

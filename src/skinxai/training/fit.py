@@ -144,6 +144,7 @@ def _module(
         label_smoothing=config.label_smoothing,
         freeze_blocks=config.freeze_blocks,
         mask_penalty=config.mask_penalty,
+        consistency=config.consistency,
         val_sources=list(config.val),
         monitor=config.monitor,
     )

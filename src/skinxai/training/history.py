@@ -1,6 +1,6 @@
 """``history.csv`` with the original study's columns (+ val_auroc, the worst per-source
-validation AUROC, the share of the decision outside the lesion, and one AUROC column per
-validation source) and ``curves.png``."""
+validation AUROC, the share of the decision outside the lesion, one AUROC column per
+validation source and, when trained for it, the consistency gap) and ``curves.png``."""
 
 from __future__ import annotations
 
@@ -100,6 +100,8 @@ class HistoryCallback(L.Callback):
             "lr": self.epoch_lr,
             **{k: float(v) for k, v in metrics.items() if k.startswith(PER_SOURCE_PREFIX)},
         }
+        if "consistency_gap" in metrics:
+            row["consistency_gap"] = value("consistency_gap")
         rows = [r for r in read_history(self.csv_path) if r["epoch"] < row["epoch"]] + [row]
         write_history(self.csv_path, rows)
         plot_curves(rows, self.png_path)

@@ -13,6 +13,7 @@ from skinxai.classes import MALIGNANT
 from skinxai.model import ModelConfig, SkinClassifier
 from skinxai.precision import uses_channels_last
 from skinxai.training.balance import weighted_cross_entropy
+from skinxai.training.consistency import changed_views, margin_gap
 from skinxai.training.lesion_focus import decision_map, outside_lesion_share
 from skinxai.training.trunk import freeze_trunk
 from skinxai.training.validation import (
@@ -27,7 +28,8 @@ Batch = dict[str, torch.Tensor]
 
 class SkinClassifierModule(L.LightningModule):
     """Class-weighted cross-entropy, or with ``image_weights`` each training image weighted by
-    its batch's ``weight`` (plus, when asked, the outside-the-lesion penalty), AdamW,
+    its batch's ``weight`` (plus, when asked, the outside-the-lesion penalty and the JPEG and
+    circle consistency term), AdamW,
     ReduceLROnPlateau on the monitored validation measure; AUROC per validation source."""
 
     def __init__(
@@ -42,6 +44,7 @@ class SkinClassifierModule(L.LightningModule):
         label_smoothing: float = 0.0,
         freeze_blocks: int = 0,
         mask_penalty: float = 0.0,
+        consistency: float = 0.0,
         val_sources: list[str] | None = None,
         monitor: str = "val_loss",
         image_weights: bool = False,
@@ -80,6 +83,8 @@ class SkinClassifierModule(L.LightningModule):
         self.log("ce_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         if self.hparams.mask_penalty > 0:
             loss = loss + self.hparams.mask_penalty * self._outside_lesion(features, batch)
+        if self.hparams.consistency > 0:
+            loss = loss + self.hparams.consistency * self._consistency(batch["image"], logits)
         self.train_accuracy(logits.argmax(1), labels)
         self.log("loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("accuracy", self.train_accuracy, on_step=False, on_epoch=True, prog_bar=True)
@@ -91,6 +96,16 @@ class SkinClassifierModule(L.LightningModule):
         return weighted_cross_entropy(
             logits, batch["label"], batch["weight"], self.hparams.label_smoothing
         )
+
+    def _consistency(self, images: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """The logit margin's mean squared change when half the batch is seen again as JPEG
+        and with a wide black circle (``training.consistency``)."""
+        half = max(1, len(images) // 2)
+        config = self.model.config
+        changed = changed_views(images[:half], config.mean, config.std)
+        gap = margin_gap(logits[:half], self.model(self._inputs(changed)))
+        self.log("consistency_gap", gap, on_step=False, on_epoch=True, sync_dist=True)
+        return gap
 
     def _outside_lesion(self, features: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Mean share of the decision map outside the lesion over the images with a mask."""

@@ -1,0 +1,44 @@
+"""Consistency training: the same image, re-encoded as JPEG and with a wide black circle drawn on
+it, should get the same decision.
+
+Augmentation alone (JPEG quality 40-100 and the circle on a share of the images) left v3c's
+labels moving under JPEG 75 and the circle: each source keeps its own native compression and
+framing, so the model can still read them. Here a second view of part of each batch, changed
+only by what must not matter, is pulled towards the clean view's malignant-minus-benign logit
+(the clean view is the reference and gets no gradient from this term).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torchvision.transforms import v2
+
+from skinxai.classes import MALIGNANT
+from skinxai.data.acquisition_augment import wide_black_circle
+
+JPEG_QUALITIES = (40, 95)
+CIRCLE_P = 0.5
+
+
+def changed_views(
+    images: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """Normalised (B, 3, H, W) images re-encoded as JPEG at a random quality in
+    ``JPEG_QUALITIES`` and, with probability ``CIRCLE_P``, given Barcelona's wide black circle
+    (``acquisition_augment.wide_black_circle``), normalised again."""
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    pixels = ((images.detach().cpu().float() * std_t + mean_t) * 255).round().clamp(0, 255)
+    change = v2.Compose([v2.JPEG(quality=JPEG_QUALITIES), wide_black_circle(CIRCLE_P)])
+    changed = torch.stack([change(image) for image in pixels.to(torch.uint8)])
+    out = (changed.float() / 255 - mean_t) / std_t
+    return out.to(device=images.device, dtype=images.dtype)
+
+
+def margin_gap(clean_logits: torch.Tensor, changed_logits: torch.Tensor) -> torch.Tensor:
+    """Mean squared change of the malignant-minus-benign logit; the clean view is detached."""
+    clean = (clean_logits[:, MALIGNANT] - clean_logits[:, 1 - MALIGNANT]).detach()
+    changed = changed_logits[:, MALIGNANT] - changed_logits[:, 1 - MALIGNANT]
+    return (changed.float() - clean.float()).pow(2).mean()
