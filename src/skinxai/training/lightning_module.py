@@ -29,8 +29,8 @@ Batch = dict[str, torch.Tensor]
 class SkinClassifierModule(L.LightningModule):
     """Class-weighted cross-entropy, or with ``image_weights`` each training image weighted by
     its batch's ``weight`` (plus, when asked, the outside-the-lesion penalty and the JPEG and
-    circle consistency term), AdamW,
-    ReduceLROnPlateau on the monitored validation measure; AUROC per validation source."""
+    circle consistency term), AdamW, ReduceLROnPlateau on the monitored validation measure;
+    AUROC per validation source."""
 
     def __init__(
         self,
