@@ -188,7 +188,8 @@ def test_consistency_views_are_the_same_lesion_compressed_and_circled(lesions) -
 
 def test_consistency_moves_the_changed_view_towards_the_clean_one(lesions) -> None:
     """A few steps on the consistency term alone shrink the logit margin's change under JPEG
-    and the circle, and no gradient reaches the clean view's logits."""
+    and the circle; no gradient reaches the clean view, and the gap is the change of the
+    model's own logit margin (read without dropout)."""
     torch.manual_seed(0)
     model = SkinClassifier(ModelConfig(input_size=SIZE), pretrained=True)
     freeze_trunk(model, 4)
@@ -196,11 +197,17 @@ def test_consistency_moves_the_changed_view_towards_the_clean_one(lesions) -> No
     changed = changed_views(batch, (0.5,) * 3, (0.5,) * 3)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     model.eval()
+    with torch.no_grad():
+        margins = [model(x) @ torch.tensor([-1.0, 1.0]) for x in (batch, changed)]
+        expected = (margins[1] - margins[0]).pow(2).mean()
+        assert margin_gap(model, model.features(batch), model.features(changed)) == pytest.approx(
+            float(expected), rel=1e-4
+        )
     gaps = []
     for _ in range(8):
-        clean = model(batch)
+        clean = model.features(batch)
         clean.retain_grad()
-        gap = margin_gap(clean, model(changed))
+        gap = margin_gap(model, clean, model.features(changed))
         gaps.append(float(gap.detach()))
         optimiser.zero_grad()
         gap.backward()

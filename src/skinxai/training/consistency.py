@@ -4,8 +4,10 @@ it, should get the same decision.
 Augmentation alone (JPEG quality 40-100 and the circle on a share of the images) left v3c's
 labels moving under JPEG 75 and the circle: each source keeps its own native compression and
 framing, so the model can still read them. Here a second view of part of each batch, changed
-only by what must not matter, is pulled towards the clean view's malignant-minus-benign logit
-(the clean view is the reference and gets no gradient from this term).
+only by what must not matter, goes through the network in the same batch as the clean images
+(so batch normalisation sees both alike) and is pulled towards the clean view's
+malignant-minus-benign logit (the clean view is the reference and gets no gradient from this
+term).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections.abc import Sequence
 import torch
 from torchvision.transforms import v2
 
-from skinxai.classes import MALIGNANT
 from skinxai.data.acquisition_augment import wide_black_circle
+from skinxai.model import SkinClassifier
+from skinxai.training.lesion_focus import decision_map
 
 JPEG_QUALITIES = (40, 95)
 CIRCLE_P = 0.5
@@ -37,8 +40,12 @@ def changed_views(
     return out.to(device=images.device, dtype=images.dtype)
 
 
-def margin_gap(clean_logits: torch.Tensor, changed_logits: torch.Tensor) -> torch.Tensor:
-    """Mean squared change of the malignant-minus-benign logit; the clean view is detached."""
-    clean = (clean_logits[:, MALIGNANT] - clean_logits[:, 1 - MALIGNANT]).detach()
-    changed = changed_logits[:, MALIGNANT] - changed_logits[:, 1 - MALIGNANT]
-    return (changed.float() - clean.float()).pow(2).mean()
+def margin_gap(
+    model: SkinClassifier, clean_features: torch.Tensor, changed_features: torch.Tensor
+) -> torch.Tensor:
+    """Mean squared change of the malignant-minus-benign logit from the last feature maps,
+    read without the head's dropout (whose noise no weights could remove); the clean view is
+    detached."""
+    clean = decision_map(model, clean_features.float()).mean(dim=(1, 2)).detach()
+    changed = decision_map(model, changed_features.float()).mean(dim=(1, 2))
+    return (changed - clean).pow(2).mean()

@@ -76,19 +76,30 @@ class SkinClassifierModule(L.LightningModule):
         return images
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        labels = batch["label"]
-        features = self.model.features(self._inputs(batch["image"]))
+        labels, images = batch["label"], batch["image"]
+        changed = self._changed_half(images) if self.hparams.consistency > 0 else None
+        both = images if changed is None else torch.cat([images, changed])
+        all_features = self.model.features(self._inputs(both))
+        features = all_features[: len(images)]
         logits = self.model.head(features)
         loss = self._classification_loss(logits.float(), batch)
         self.log("ce_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         if self.hparams.mask_penalty > 0:
             loss = loss + self.hparams.mask_penalty * self._outside_lesion(features, batch)
-        if self.hparams.consistency > 0:
-            loss = loss + self.hparams.consistency * self._consistency(batch["image"], logits)
+        if changed is not None:
+            gap = margin_gap(self.model, features[: len(changed)], all_features[len(images) :])
+            self.log("consistency_gap", gap, on_step=False, on_epoch=True, sync_dist=True)
+            loss = loss + self.hparams.consistency * gap
         self.train_accuracy(logits.argmax(1), labels)
         self.log("loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log("accuracy", self.train_accuracy, on_step=False, on_epoch=True, prog_bar=True)
         return loss
+
+    def _changed_half(self, images: torch.Tensor) -> torch.Tensor:
+        """The first half of the batch as JPEG and with a wide black circle, for the
+        consistency term (``training.consistency``)."""
+        config = self.model.config
+        return changed_views(images[: max(1, len(images) // 2)], config.mean, config.std)
 
     def _classification_loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         if not self.hparams.image_weights:
@@ -96,16 +107,6 @@ class SkinClassifierModule(L.LightningModule):
         return weighted_cross_entropy(
             logits, batch["label"], batch["weight"], self.hparams.label_smoothing
         )
-
-    def _consistency(self, images: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """The logit margin's mean squared change when half the batch is seen again as JPEG
-        and with a wide black circle (``training.consistency``)."""
-        half = max(1, len(images) // 2)
-        config = self.model.config
-        changed = changed_views(images[:half], config.mean, config.std)
-        gap = margin_gap(logits[:half], self.model(self._inputs(changed)))
-        self.log("consistency_gap", gap, on_step=False, on_epoch=True, sync_dist=True)
-        return gap
 
     def _outside_lesion(self, features: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Mean share of the decision map outside the lesion over the images with a mask."""
