@@ -196,6 +196,53 @@ def shortcut_flips(results: Results, _arg: str | None) -> str:
     return caption + markdown_table(header, rows)
 
 
+def flips_compared(results: Results, arg: str | None) -> str:
+    """Two runs of ``shortcuts.py --checks flips,circle`` side by side (``arg``: their two
+    result names): each change's flips and mean logit change per set, and the worst source's
+    flips when the circle is drawn on benign images."""
+    names = (arg or "").split()
+    if len(names) != 2:
+        raise ValueError("flips-compared takes two result names")
+    runs = [results(name) for name in names]
+    sets = list(runs[0]["label_flips"])
+    header = ["change", *(f"{s}, {run['model_version']}" for s in sets for run in runs)]
+
+    def cell(run: dict, spec: str, key: str) -> str:
+        flips = run["label_flips"][spec]
+        return f"{_f(flips[key], '.1%')} ({flips['mean_logit_change'][key]:+.2f})"
+
+    rows = [
+        [label, *(cell(run, s, key) for s in sets for run in runs)]
+        for key, label in CHANGES.items()
+    ]
+    circle = "; ".join(
+        f"{run['model_version']} {_worst_circle_flips(run, '0.55')} at radius 0.55, "
+        f"{_worst_circle_flips(run, '0.8')} at 0.8"
+        for run in runs
+    )
+    captions = "".join(
+        source_line(
+            "shortcuts.py",
+            name,
+            results,
+            "upright view alone" if run.get("symmetry") == "none" else "its views",
+            f"threshold {run['threshold']:.4f}",
+        )
+        for name, run in zip(names, runs, strict=True)
+    )
+    return (
+        captions
+        + markdown_table(header, rows)
+        + "\nIn brackets: the mean change of the malignant-minus-benign logit. The circle drawn "
+        f"on benign images flips, on the worst source: {circle}.\n"
+    )
+
+
+def _worst_circle_flips(run: dict, radius: str) -> str:
+    drawn = run["circle_shortcut"]["circle_drawn_on_benign"]
+    return _f(max(row[f"flips_radius_{radius}"] for row in drawn.values()), ".1%")
+
+
 def shortcut_circle(results: Results, _arg: str | None) -> str:
     """The circle drawn on benign lesions of every source, and cropped off melanoma10k's."""
     circle = results("shortcuts")["circle_shortcut"]
@@ -524,6 +571,7 @@ TABLES: dict[str, Table] = {
     "paired-auroc": paired_auroc,
     "views-speed": views_speed,
     "shortcut-flips": shortcut_flips,
+    "flips-compared": flips_compared,
     "shortcut-circle": shortcut_circle,
     "shortcut-sources": shortcut_sources,
     "shortcut-evidence": shortcut_evidence,
