@@ -6,7 +6,8 @@ this says which of its differences the data can tell apart from noise (issue 21:
 was on isic2017 val's 30 malignant images).
 
 Run: .venv/bin/python benchmarks/paired_auroc.py SHIPPED_MODEL CANDIDATE_MODEL
-(model files or run folders). --precision as levers.py (default 32). Prints a table and writes
+(model files or run folders). --precision as levers.py (default 32); --one-view scores both on
+their upright view alone. Prints a table and writes
 benchmarks/results/paired_auroc.json (or --out).
 """
 
@@ -62,6 +63,9 @@ def main() -> None:
     parser.add_argument("candidate")
     parser.add_argument("--precision", default="32", help="auto, 32 or bf16")
     parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument(
+        "--one-view", action="store_true", help="both models on their upright view alone"
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/paired_auroc.json"))
     args = parser.parse_args()
     start = time.perf_counter()
@@ -69,6 +73,8 @@ def main() -> None:
         role: skinxai.load_model(model_path(path), precision=args.precision)
         for role, path in (("shipped", args.shipped), ("candidate", args.candidate))
     }
+    if args.one_view:
+        models = {role: model.with_symmetry("none") for role, model in models.items()}
     samples_by_spec: dict = {}
     results = {}
     for seed, spec in enumerate(VALIDATION):
@@ -92,6 +98,7 @@ def main() -> None:
     report = {
         "skinxai": skinxai.__version__,
         "machine": platform.platform(),
+        "symmetry": {role: model.config.symmetry for role, model in models.items()},
         "shipped": {"model": args.shipped, "version": models["shipped"].config.version},
         "candidate": {"model": args.candidate, "version": models["candidate"].config.version},
         "inference_precision": models["shipped"].precision,
