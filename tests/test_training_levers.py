@@ -195,7 +195,7 @@ def test_consistency_moves_the_changed_view_towards_the_clean_one(lesions) -> No
     freeze_trunk(model, 4)
     batch = normalize(torch.stack([image for image, _ in lesions]), (0.5,) * 3, (0.5,) * 3)
     changed = changed_views(batch, (0.5,) * 3, (0.5,) * 3)
-    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.eval()
     with torch.no_grad():
         margins = [model(x) @ torch.tensor([-1.0, 1.0]) for x in (batch, changed)]
