@@ -15,8 +15,7 @@
    evidence); and for the images of each decision (benign, uncertain, malignant) on their own.
 
 Prints tables and writes benchmarks/results/shortcuts.json.
-Run: .venv/bin/python benchmarks/shortcuts.py [--model FILE] [--checks flips,circle] [--one-view]
-[--out FILE]
+Run: .venv/bin/python benchmarks/shortcuts.py [--model FILE] [--checks flips,circle] [--out FILE]
 """
 
 from __future__ import annotations
@@ -321,20 +320,12 @@ def main() -> None:
         help=f"comma-separated, of {', '.join(CHECKS)} (default: all; a candidate's flips alone "
         "take a third of the time)",
     )
-    parser.add_argument(
-        "--one-view",
-        action="store_true",
-        help="score the upright view alone (a D4 model's threshold kept): 8x faster, for "
-        "comparing two models' flips under JPEG and the circle",
-    )
     args = parser.parse_args()
     checks = [c for c in args.checks.split(",") if c]
     unknown = sorted(set(checks) - set(CHECKS))
     if unknown:
         parser.error(f"unknown checks: {', '.join(unknown)}")
     model = skinxai.load_model(args.model)
-    if args.one_view:
-        model = model.with_symmetry("none")
     config = model.config
     console = Console(width=200)
     started = time.perf_counter()

@@ -19,6 +19,7 @@ from torchvision.transforms import v2
 
 from skinxai.data.acquisition_augment import wide_black_circle
 from skinxai.model import SkinClassifier
+from skinxai.preprocessing import denormalize, normalize
 from skinxai.training.lesion_focus import decision_map
 
 JPEG_QUALITIES = (40, 95)
@@ -31,12 +32,10 @@ def changed_views(
     """Normalised (B, 3, H, W) images re-encoded as JPEG at a random quality in
     ``JPEG_QUALITIES`` and, with probability ``CIRCLE_P``, given Barcelona's wide black circle
     (``acquisition_augment.wide_black_circle``), normalised again."""
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    pixels = ((images.detach().cpu().float() * std_t + mean_t) * 255).round().clamp(0, 255)
+    pixels = (denormalize(images.detach().cpu().float(), mean, std) * 255).round()
     change = v2.Compose([v2.JPEG(quality=JPEG_QUALITIES), wide_black_circle(CIRCLE_P)])
     changed = torch.stack([change(image) for image in pixels.to(torch.uint8)])
-    out = (changed.float() / 255 - mean_t) / std_t
+    out = normalize(changed, mean, std)
     return out.to(device=images.device, dtype=images.dtype)
 
 
