@@ -41,6 +41,7 @@ def test_every_command_lives_in_the_cli_package() -> None:
         "audit",
         "curate",
         "train",
+        "interpolate",
         "evaluate",
         "explain-eval",
         "calibrate",

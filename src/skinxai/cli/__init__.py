@@ -16,6 +16,7 @@ from skinxai.cli.data import audit, curate, split_ham10000
 from skinxai.cli.evaluate import evaluate, explain_eval
 from skinxai.cli.explain import explain
 from skinxai.cli.export import export
+from skinxai.cli.interpolate import interpolate
 from skinxai.cli.predict import predict
 from skinxai.cli.serve import serve
 from skinxai.cli.signals import interrupt_on_signals, interrupted_exit_code
@@ -26,6 +27,7 @@ app.command()(explain)
 app.command()(audit)
 app.command()(curate)
 app.command()(train)
+app.command()(interpolate)
 app.command()(evaluate)
 app.command("explain-eval")(explain_eval)
 app.command()(calibrate)
