@@ -9,7 +9,8 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint format docs model model-clinics model-ema model-source model-unfrozen \
-	model-melanoma10k model-circles model-resolution model-longer model-consistency clean
+	model-melanoma10k model-circles model-resolution model-longer model-consistency \
+	model-interpolated jpeg-chroma clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -196,6 +197,25 @@ model-consistency: $(VENV)/.installed
 		--checks flips,circle --out benchmarks/results/shortcuts_one_view_v3c.json
 	$(BIN)/python benchmarks/shortcuts.py --model runs/m10k-f-1view/model.safetensors \
 		--checks flips,circle --out benchmarks/results/shortcuts_one_view_v3f.json
+
+# The weight-interpolation lever, v3g (issue 21; minutes, after `make model-consistency`): the
+# weights halfway between v3c and v3f (WiSE-FT, `skinxai interpolate`), which may keep v3c's
+# HAM10000 val and v3f's robustness; scored beside both on the upright view in fp32, with the
+# paired bootstrap against v3c.
+model-interpolated: $(VENV)/.installed
+	$(BIN)/skinxai interpolate runs/m10k-c/model.safetensors runs/m10k-f/model.safetensors \
+		--weight 0.5 --version skinxai-effnetlite0-224-v3g-interpolated-d4 \
+		--out runs/m10k-g/model.safetensors
+	$(BIN)/python benchmarks/levers.py --precision 32 --one-view \
+		--out benchmarks/results/levers_interpolated.json "v3c=runs/m10k-c" \
+		"v3f v3c + JPEG and circle consistency=runs/m10k-f" \
+		"v3g halfway between v3c and v3f=runs/m10k-g"
+	$(BIN)/python benchmarks/paired_auroc.py runs/m10k-c runs/m10k-g --one-view \
+		--out benchmarks/results/paired_v3g_v3c.json
+
+# How much of JPEG 75's shift a colour low-pass inside the model takes away, without training.
+jpeg-chroma: $(VENV)/.installed
+	$(BIN)/python benchmarks/jpeg_chroma.py --sizes none,112,80,56
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

@@ -61,7 +61,9 @@ def interpolated_state(
     return mixed
 
 
-def interpolated_config(first: ModelConfig, second: ModelConfig, weight: float, version: str):
+def interpolated_config(
+    first: ModelConfig, second: ModelConfig, weight: float, version: str
+) -> ModelConfig:
     """first's config with the calibration unfitted, the new version and, in ``extra``, what
     was mixed; a view field that differs between the two raises ModelFileError."""
     differing = [f for f in VIEW_FIELDS if getattr(first, f) != getattr(second, f)]
