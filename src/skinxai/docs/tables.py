@@ -145,6 +145,39 @@ def paired_auroc(results: Results, arg: str | None) -> str:
     return source_line("paired_auroc.py", name, results) + markdown_table(header, rows)
 
 
+# jpeg_chroma.json's measures, as the table heads them and formats them.
+JPEG_CHROMA_COLUMNS = (
+    ("ham10000:val AUROC", "ham10000_val_auroc", ".3f"),
+    ("isic2017:val AUROC", "isic2017_val_auroc", ".3f"),
+    (
+        "ham10000:val specificity at sensitivity 0.90",
+        "ham10000_val_specificity_at_sensitivity_0.90",
+        ".3f",
+    ),
+    (
+        "JPEG 75 on fanconic test: mean logit change",
+        "fanconic_test_jpeg75_mean_logit_change",
+        "+.2f",
+    ),
+    ("labels flipped", "fanconic_test_jpeg75_flips", ".1%"),
+)
+
+
+def jpeg_chroma(results: Results, _arg: str | None) -> str:
+    """``benchmarks/jpeg_chroma.py``: the upright view with its colour low-passed first, per
+    size: validation AUROC and specificity, and JPEG 75's shift and flips on fanconic test."""
+    data = results("jpeg_chroma")
+    rows = [
+        ["off" if size == "none" else f"{size} px"]
+        + [_f(row[key], spec) for _, key, spec in JPEG_CHROMA_COLUMNS]
+        for size, row in data["results"].items()
+    ]
+    header = ["chroma low-pass", *(head for head, _, _ in JPEG_CHROMA_COLUMNS)]
+    details = ("upright view alone", data["inference_precision"])
+    source = source_line("jpeg_chroma.py", "jpeg_chroma", results, *details)
+    return source + markdown_table(header, rows)
+
+
 def views_speed(results: Results, _arg: str | None) -> str:
     """``benchmarks/views_speed.py``: images/s with one view and with the eight D4 views."""
     data = results("views_speed")
@@ -569,6 +602,7 @@ TABLES: dict[str, Table] = {
     "accuracy-full": accuracy_full,
     "levers": levers,
     "paired-auroc": paired_auroc,
+    "jpeg-chroma": jpeg_chroma,
     "views-speed": views_speed,
     "shortcut-flips": shortcut_flips,
     "flips-compared": flips_compared,
