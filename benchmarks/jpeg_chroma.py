@@ -13,6 +13,7 @@ Prints a table and writes benchmarks/results/jpeg_chroma.json (or --out).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import time
@@ -26,10 +27,10 @@ from rich.table import Table
 from sklearn.metrics import roc_auc_score
 
 import skinxai
+from shortcuts import _decisions
 from skinxai.data.acquisition import jpeg
 from skinxai.data.specs import resolve_spec
 from skinxai.io import load_image
-from skinxai.preprocessing import normalize, to_square_uint8
 
 ROOT = Path(__file__).resolve().parents[1]
 # ITU-R BT.601 full range, as JPEG stores colour; the offsets cancel in the chroma rows.
@@ -57,15 +58,9 @@ def with_chroma_lowpass(model, size: int | None):
     return model
 
 
-def margins(model, images: list, batch: int = 64) -> np.ndarray:
-    config = model.config
-    out = []
-    for start in range(0, len(images), batch):
-        chunk = [to_square_uint8(i, config.input_size) for i in images[start : start + batch]]
-        with torch.inference_mode():
-            logits = model(normalize(torch.stack(chunk), config.mean, config.std)).float()
-        out.append((logits[:, 1] - logits[:, 0]).numpy())
-    return np.concatenate(out)
+def margins(model, images: list) -> np.ndarray:
+    """The malignant-minus-benign logit of each image, as the shortcut checks read it."""
+    return _decisions(model, images)[1]
 
 
 def labelled_images(spec: str) -> tuple[list, np.ndarray]:
@@ -104,9 +99,10 @@ def main() -> None:
         "isic": labelled_images("isic2017:val"),
         "test": (test, [jpeg(75)(i) for i in test]),
     }
+    upright = skinxai.load_model(args.model, precision="32").with_symmetry("none").eval()
     results = {}
     for size in args.sizes.split(","):
-        model = skinxai.load_model(args.model, precision="32").with_symmetry("none").eval()
+        model = copy.deepcopy(upright)  # each size patches its own copy
         pixels = None if size == "none" else int(size)
         results[size] = measure(with_chroma_lowpass(model, pixels), data)
     table = Table(title="chroma low-pass inside the model: validation cost, JPEG-75 shift")
