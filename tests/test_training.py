@@ -72,6 +72,11 @@ def test_small_run_writes_everything(tmp_path: Path, fanconic: Path) -> None:
     assert (out / "checkpoints" / "best.ckpt").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["train"] == {"n": 64, "benign": 35, "malignant": 29}
+    assert summary["steps_run"] == 8 and summary["epochs_run"] == 2  # 4 full batches an epoch
+    assert summary["train_images_per_second"] == pytest.approx(
+        128 / summary["fit_seconds"],
+        rel=0.05,  # fit_seconds is rounded to 0.1 s
+    )
     model = load_model_file(out / "model.safetensors")
     assert model.config.trained and model.config.input_size == 64
     image = next((fanconic / "test" / "malignant").glob("*.jpg"))

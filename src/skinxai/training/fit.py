@@ -313,14 +313,15 @@ def _data_facts(
 def _run_facts(
     trainer: L.Trainer, n_train: int, fit_seconds: float, gpu: bool, config: TrainConfig
 ) -> dict:
-    """Epochs, speed and the hardware and software a run had, for the model card."""
-    epochs_run = trainer.current_epoch
+    """Epochs, speed and the hardware and software a run had, for the model card. Counted from
+    the optimiser steps taken (full batches: ``drop_last``), so a run that ``max_time`` stops
+    inside an epoch reports the part it trained, not the epoch it began."""
+    images = trainer.global_step * min(config.batch_size, n_train) * trainer.world_size
     return {
-        "epochs_run": epochs_run,
+        "epochs_run": round(images / n_train, 2) if n_train else 0,
+        "steps_run": trainer.global_step,
         "fit_seconds": round(fit_seconds, 1),
-        "train_images_per_second": round(n_train * epochs_run / fit_seconds, 1)
-        if fit_seconds > 0
-        else None,
+        "train_images_per_second": round(images / fit_seconds, 1) if fit_seconds > 0 else None,
         "accelerator": torch.cuda.get_device_name(0) if gpu else platform.processor() or "cpu",
         "world_size": trainer.world_size,
         "strategy": type(trainer.strategy).__name__,
