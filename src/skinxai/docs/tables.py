@@ -572,6 +572,29 @@ def ood_gate(results: Results, _arg: str | None) -> str:
     )
 
 
+def gate_new_clinic(results: Results, _arg: str | None) -> str:
+    """The gate refitted with each clinic left out: how much of that clinic it refuses, and
+    which non-dermoscopic pictures a limit passing 99% of the clinic would let through."""
+    data = results("gate_new_clinic")
+    rows = [
+        [
+            clinic,
+            str(r["n"]),
+            f"{r['refused']:.1%}",
+            _f(r["limit_factor_to_pass_99%"], ".2f"),
+            ", ".join(r["far_passing_at_that_factor"]) or "none",
+        ]
+        for clinic, r in data["results"].items()
+    ]
+    every = data["every_source"]
+    header = ["clinic left out", "its validation images", "refused", "limit x for 99%"]
+    return (
+        source_line("gate_new_clinic.py", "gate_new_clinic", results)
+        + markdown_table([*header, "non-dermoscopic pictures passing at that limit"], rows)
+        + f"\nEvery source in the fit: limit {every['limit']:.1f}.\n"
+    )
+
+
 def operating_point(results: Results, _arg: str | None) -> str:
     """The shipped threshold's sensitivity and specificity on each validation source, and the
     threshold each source alone would have asked for."""
@@ -619,5 +642,6 @@ TABLES: dict[str, Table] = {
     "training-speed": training_speed,
     "calibration": calibration,
     "ood-gate": ood_gate,
+    "gate-new-clinic": gate_new_clinic,
     "operating-point": operating_point,
 }
