@@ -172,7 +172,8 @@ model-longer: $(VENV)/.installed
 		--out benchmarks/results/paired_v3d_v3c.json
 
 # The consistency lever, v3f (issue 21; 3 epochs bounded by steps: about 36 min on 2 CPU cores in
-# bf16, 95 in fp32): v3c (runs/m10k-c, as `make model` leaves it) trained further with the consistency term under JPEG and the wide
+# bf16, 70 in fp32 at 11.9 images/s): v3c (runs/m10k-c, as `make model` leaves it) trained
+# further with the consistency term under JPEG and the wide
 # circle (configs/melanoma10k_consistency.yaml), scored beside v3c on the upright view in fp32
 # (as training validated both and as the earlier levers were scored), with the paired bootstrap;
 # then one-view copies of both, each with its operating point fitted on the validation sources
