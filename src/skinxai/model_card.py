@@ -227,27 +227,47 @@ def _best_epoch(history: list[dict], monitor: str) -> dict:
     return min(history, key=lambda r: float(r["val_loss"]))
 
 
-def _run_lines(summary: dict, history: list[dict], monitor: str) -> list[str]:
+def _run_lines(summary: dict, history: list[dict], monitor: str, model: dict) -> list[str]:
     best = _best_epoch(history, monitor)
     per_source = ", ".join(
         f"{key[len('val_auroc[') : -1]} {float(value):.3f}"
         for key, value in best.items()
         if key.startswith("val_auroc[")
     )
+    steps = f", {summary['steps_run']} optimiser steps" if summary.get("steps_run") else ""
+    decoding = (
+        f"; decoding the image cache took {summary['decode_seconds']} s"
+        if summary.get("decode_seconds") is not None
+        else ""
+    )
+    which = "Best" if _interpolation_lines(model) else "Shipped"
     return [
         "## Run",
         "",
         f"- Hardware: {summary['accelerator']} x{summary.get('world_size', 1)}, "
         f"{summary['precision']}, torch {summary['torch']}.",
-        f"- {summary['epochs_run']} epochs in {summary['fit_seconds']} s "
-        f"({summary['train_images_per_second']} training images/s); "
-        f"decoding the image cache took {summary['decode_seconds']} s.",
-        f"- Shipped epoch {best['epoch']}: val loss {float(best['val_loss']):.4f}, pooled val "
+        f"- {summary['epochs_run']} epochs{steps} in {summary['fit_seconds']} s "
+        f"({summary['train_images_per_second']} training images/s){decoding}.",
+        f"- {which} epoch {best['epoch']}: val loss {float(best['val_loss']):.4f}, pooled val "
         f"AUROC {float(best['val_auroc']):.3f}"
         + (f"; AUROC per validation source: {per_source}" if per_source else "")
         + ". Per-epoch history and curves: `training_history.csv`, `training_curves.png` "
         "beside this card.",
+        *_interpolation_lines(model),
         "",
+    ]
+
+
+def _interpolation_lines(model: dict) -> list[str]:
+    """For weights made by ``skinxai interpolate``: which two models, in what shares."""
+    mixed = (model.get("extra") or {}).get("interpolated")
+    if not mixed:
+        return []
+    weight = float(mixed["weight_of_second"])
+    return [
+        f"- Shipped weights: {1 - weight:g} x `{mixed['first']}` + {weight:g} x "
+        f"`{mixed['second']}` (`skinxai interpolate`, WiSE-FT); the run above trained the "
+        "second from the first's weights, and its best epoch is the one averaged.",
     ]
 
 
@@ -276,14 +296,24 @@ def _view_lines(model: dict) -> list[str]:
 
 
 def write_model_card(
-    run: Path, accuracy_json: Path, curation_json: Path, notes: Path, out: Path
+    run: Path,
+    accuracy_json: Path,
+    curation_json: Path,
+    notes: Path,
+    out: Path,
+    training_run: Path | None = None,
 ) -> None:
-    """Assemble MODEL_CARD.md from the files a training run and the benchmark wrote."""
-    summary = json.loads((run / "summary.json").read_text())
-    config = yaml.safe_load((run / "config.yaml").read_text())
+    """Assemble MODEL_CARD.md from the files a training run and the benchmark wrote.
+
+    ``run`` holds the shipped model; ``training_run`` (default: the same folder) the
+    ``summary.json``, ``config.yaml`` and ``history.csv`` of the run that trained it, which
+    differ for weights made by ``skinxai interpolate``."""
+    trained = training_run or run
+    summary = json.loads((trained / "summary.json").read_text())
+    config = yaml.safe_load((trained / "config.yaml").read_text())
     model = json.loads((run / "model.json").read_text())
     curation = json.loads(curation_json.read_text())
-    with (run / "history.csv").open() as handle:
+    with (trained / "history.csv").open() as handle:
         history = list(csv.DictReader(handle))
     accuracy = json.loads(accuracy_json.read_text()) if accuracy_json.is_file() else None
     views = _view_lines(model)
@@ -299,7 +329,7 @@ def write_model_card(
         *views,
         *_data_lines(config, summary, curation),
         *_recipe_lines(config),
-        *_run_lines(summary, history, config.get("monitor", "val_loss")),
+        *_run_lines(summary, history, config.get("monitor", "val_loss"), model),
         "## Measured accuracy (`.venv/bin/python benchmarks/accuracy.py`)",
         "",
     ]
@@ -316,26 +346,40 @@ def write_model_card(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--run", type=Path, default=Path("runs/default"))
+    parser.add_argument(
+        "--training-run",
+        type=Path,
+        default=None,
+        help="the run that trained the shipped weights, when --run holds interpolated ones",
+    )
     parser.add_argument("--card-only", action="store_true")
     parser.add_argument("--accuracy", type=Path, default=Path("benchmarks/results/accuracy.json"))
     parser.add_argument("--curation", type=Path, default=Path("configs/default_train.report.json"))
     parser.add_argument("--notes", type=Path, default=Path("configs/default_model_notes.md"))
     args = parser.parse_args()
     if not args.card_only:
-        for source, target in (
-            ("model.safetensors", "model.safetensors"),
-            ("model.json", "model.json"),
-            ("history.csv", "training_history.csv"),
-            ("curves.png", "training_curves.png"),
+        trained = args.training_run or args.run
+        for folder, source, target in (
+            (args.run, "model.safetensors", "model.safetensors"),
+            (args.run, "model.json", "model.json"),
+            (trained, "history.csv", "training_history.csv"),
+            (trained, "curves.png", "training_curves.png"),
         ):
-            shutil.copyfile(args.run / source, ASSETS / target)
+            shutil.copyfile(folder / source, ASSETS / target)
         config = json.loads((args.run / "model.json").read_text())
         for part in ("ood_gate", "concepts"):  # the gate and the readers live beside the weights
             beside = (config.get(part) or {}).get("file")
             if beside:
                 shutil.copyfile(args.run / beside, ASSETS / beside)
         print(f"shipped {args.run / 'model.safetensors'} to {ASSETS}")
-    write_model_card(args.run, args.accuracy, args.curation, args.notes, ASSETS / "MODEL_CARD.md")
+    write_model_card(
+        args.run,
+        args.accuracy,
+        args.curation,
+        args.notes,
+        ASSETS / "MODEL_CARD.md",
+        training_run=args.training_run,
+    )
     print(f"wrote {ASSETS / 'MODEL_CARD.md'}")
 
 
