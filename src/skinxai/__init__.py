@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from skinxai.huge_pages import use_huge_pages
+
 __version__ = "0.1.0"
+use_huge_pages()  # before any tensor: PyTorch reads the setting at its first CPU allocation
 
 if TYPE_CHECKING:
     from skinxai.model import SkinClassifier
