@@ -130,3 +130,16 @@ def test_canonical_views_round_trip_and_are_checked(d4_model, tmp_path: Path) ->
         with pytest.raises(ModelFileError, match=field):
             ModelConfig.from_dict(change)
     assert np.isclose(ModelConfig.from_dict({"rim_radius": 1}).rim_radius, 1.0)
+
+
+def test_the_gate_reads_the_same_upright_view_with_one_view_or_eight(d4_model, photos) -> None:
+    """What lets calibrate fit the gate on a one-view copy: under D4 the gate's input is the
+    upright view's, whether the other seven views are computed or not."""
+    batch = _batch(d4_model, photos)
+    eight_views = d4_model.with_symmetry("d4")  # a copy: the fixture's gate stays unread
+    eight_views.read_gate_from(4)
+    one_view = eight_views.with_symmetry("none")
+    with torch.no_grad():
+        eight = eight_views.features_and_gate_input(batch)[1]
+        one = one_view.features_and_gate_input(batch)[1]
+    torch.testing.assert_close(one, eight, atol=1e-4, rtol=1e-4)

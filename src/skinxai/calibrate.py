@@ -46,9 +46,12 @@ def fit_gate(
 ) -> tuple[FeatureGate, dict]:
     """The "not dermoscopic" gate on the pooled features of two thirds of a stratified subset
     of ``limit`` training images; its limit at the 99.5th percentile of the scores of the
-    validation images and of the held-out third (so every training source sets it)."""
+    validation images and of the held-out third (so every training source sets it). The gate
+    reads the upright view alone, so these images go through a one-view copy: under D4 the
+    same features for an eighth of the passes."""
     samples = stratified_subset(resolve_specs(list(train_specs)), limit, seed=0)
-    pooled = _usable(predict_logits(model, samples, batch_size), "gate-fitting").pooled
+    upright = model.with_symmetry("none") if model.config.symmetry != "none" else model
+    pooled = _usable(predict_logits(upright, samples, batch_size), "gate-fitting").pooled
     held_out = np.arange(len(pooled)) % 3 == 2
     gate = FeatureGate.fit(pooled[~held_out])
     limit_pool = np.concatenate([validation_pooled, pooled[held_out]])
