@@ -16,9 +16,8 @@ import sys
 VARIABLE = "THP_MEM_ALLOC_ENABLE"
 
 
-def use_huge_pages() -> bool:
+def use_huge_pages() -> None:
     """Ask PyTorch for huge pages on Linux unless ``THP_MEM_ALLOC_ENABLE`` is already set
-    (``0`` keeps them off); whether they are asked for."""
+    (``0`` keeps them off)."""
     if sys.platform.startswith("linux"):
         os.environ.setdefault(VARIABLE, "1")
-    return os.environ.get(VARIABLE, "0") not in ("", "0")

@@ -240,7 +240,8 @@ def _run_lines(summary: dict, history: list[dict], monitor: str, model: dict) ->
         if summary.get("decode_seconds") is not None
         else ""
     )
-    which = "Best" if _interpolation_lines(model) else "Shipped"
+    interpolation = _interpolation_lines(model)
+    which = "Best" if interpolation else "Shipped"
     return [
         "## Run",
         "",
@@ -253,7 +254,7 @@ def _run_lines(summary: dict, history: list[dict], monitor: str, model: dict) ->
         + (f"; AUROC per validation source: {per_source}" if per_source else "")
         + ". Per-epoch history and curves: `training_history.csv`, `training_curves.png` "
         "beside this card.",
-        *_interpolation_lines(model),
+        *interpolation,
         "",
     ]
 
