@@ -71,15 +71,17 @@ class BlockTaps:
             block.register_forward_hook(self._keep(index))
 
     def _keep(self, index: int):
-        def hook(_module, _inputs, output):
-            self.pooled[index] = output.float().mean(dim=(2, 3)).numpy()
+        def hook(_module, _inputs, output):  # once per pass: inference may take several
+            self.pooled.setdefault(index, []).append(output.float().mean(dim=(2, 3)).numpy())
 
         return hook
 
     def __call__(self, batch: torch.Tensor) -> dict[int, np.ndarray]:
         config = self.model.config
+        self.pooled = {}
         last = self.model.logits_features_and_gate_input(normalize(batch, config.mean, config.std))
-        return {**self.pooled, -1: last[2].float().numpy()}
+        blocks = {index: np.concatenate(parts) for index, parts in self.pooled.items()}
+        return {**blocks, -1: last[2].float().numpy()}
 
     def of_files(self, paths: list[Path]) -> dict[int, np.ndarray]:
         chunks: dict[int, list[np.ndarray]] = {}

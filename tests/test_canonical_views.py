@@ -15,7 +15,14 @@ from skinxai.data.acquisition import dark_vignette, half_resolution
 from skinxai.data.canonical import at_resolution, inside_disc
 from skinxai.data.specs import resolve_spec
 from skinxai.explain import explain
-from skinxai.model import ModelConfig, ModelFileError, SkinClassifier, load_model_file, save_model
+from skinxai.model import (
+    CPU_VIEWS_PER_PASS,
+    ModelConfig,
+    ModelFileError,
+    SkinClassifier,
+    load_model_file,
+    save_model,
+)
 
 SIZE = 128
 MEAN = STD = (0.5, 0.5, 0.5)
@@ -143,3 +150,21 @@ def test_the_gate_reads_the_same_upright_view_with_one_view_or_eight(d4_model, p
         eight = eight_views.features_and_gate_input(batch)[1]
         one = one_view.features_and_gate_input(batch)[1]
     torch.testing.assert_close(one, eight, atol=1e-4, rtol=1e-4)
+
+
+def test_cpu_inference_passes_a_few_views_at_a_time_and_answers_the_same(d4_model, photos) -> None:
+    """On the CPU, inference cuts a batch into passes of CPU_VIEWS_PER_PASS views (two images
+    under D4, sixteen with one view), which are faster there; every image is still answered as
+    in one pass over the whole batch, in order."""
+    batch = _batch(d4_model, photos)
+    one_view = d4_model.with_symmetry("none")
+    assert d4_model._images_per_pass() == CPU_VIEWS_PER_PASS // 8
+    assert one_view._images_per_pass() == CPU_VIEWS_PER_PASS
+    for model in (d4_model, one_view):
+        with torch.no_grad():
+            whole_maps, whole_gate = model.features_and_gate_input(batch)
+        logits, maps, gate_input = model.logits_features_and_gate_input(batch)
+        torch.testing.assert_close(maps, whole_maps, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(gate_input, whole_gate, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(logits, model.head(whole_maps), atol=1e-5, rtol=1e-5)
+    assert d4_model.logits_features_and_gate_input(batch[:0])[0].shape == (0, 2)

@@ -38,6 +38,10 @@ from skinxai.preprocessing import normalize, to_square_uint8
 # moved by 0.051 on average (at most 0.22) from fp32 with every block in bf16, 0.017 (at most
 # 0.049) with these two in fp32; the speed with them (benchmarks/scale.py): predict 2.75x fp32.
 FP32_BLOCKS = 1
+# Inference on the CPU passes at most this many views through the backbone at once (2 images
+# under D4, 16 with one view): small passes keep the activations in the caches.
+# benchmarks/inference_batch.py on the 2-core VM, fp32: see docs/benchmarks.md.
+CPU_VIEWS_PER_PASS = 16
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"})
 __all__ = [
     "DEFAULT_BACKBONE",
@@ -248,10 +252,21 @@ class SkinClassifier(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            features, gate_input = self.features_and_gate_input(batch.to(self.device))
+            batch = batch.to(self.device)
+            parts = [self.features_and_gate_input(p) for p in batch.split(self._images_per_pass())]
+            features, gate_input = (torch.cat(column) for column in zip(*parts, strict=True))
             return self.head(features), features, gate_input
         finally:
             self.train(was_training)
+
+    def _images_per_pass(self) -> int:
+        """How many images one inference pass takes: on the CPU ``CPU_VIEWS_PER_PASS`` views'
+        worth (each image is 8 views under D4), elsewhere no limit. Eval-mode passes treat
+        every image alone, so the split changes no answer."""
+        if self.device.type != "cpu":
+            return 2**31
+        views = 8 if self.config.symmetry == "d4" else 1
+        return max(1, CPU_VIEWS_PER_PASS // views)
 
     @torch.inference_mode()
     def predict_with_gate(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
