@@ -247,8 +247,9 @@ class SkinClassifier(nn.Module):
     def logits_features_and_gate_input(
         self, batch: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Logits (B, 2), the last feature map (B, C, h, w) and the gate's input (B, D) of one
-        forward pass in eval mode (the module's mode is restored afterwards)."""
+        """Logits (B, 2), the last feature map (B, C, h, w) and the gate's input (B, D) from
+        the same passes in eval mode, ``_images_per_pass`` images each (the module's mode is
+        restored afterwards)."""
         was_training = self.training
         self.eval()
         try:
