@@ -52,14 +52,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/inference_batch.json"))
     args = parser.parse_args()
-    sizes: list[int | None] = [int(b) for b in args.passes.split(",")]
+    sizes = [int(b) for b in args.passes.split(",")]
     shipped = skinxai.load_model()
     inputs = shipped.to_batch([s.path for s in resolve_spec("fanconic:test")][: args.images])
     started = time.perf_counter()
     rows = []
     for symmetry in (shipped.config.symmetry, "none"):
         model = shipped.with_symmetry(symmetry)
-        views = 8 if symmetry == "d4" else 1
+        views = model.views_per_image
         measured = [(s, images_per_second(model, inputs, s, args.repeats)) for s in sizes]
         own = images_per_second(model, inputs, None, args.repeats)
         measured.append((model._images_per_pass(), own))

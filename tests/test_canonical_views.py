@@ -160,6 +160,7 @@ def test_cpu_inference_passes_a_few_views_at_a_time_and_answers_the_same(d4_mode
     one_view = d4_model.with_symmetry("none")
     assert d4_model._images_per_pass() == CPU_VIEWS_PER_PASS // 8
     assert one_view._images_per_pass() == CPU_VIEWS_PER_PASS
+    assert (d4_model.views_per_image, one_view.views_per_image) == (8, 1)
     for model in (d4_model, one_view):
         with torch.no_grad():
             whole_maps, whole_gate = model.features_and_gate_input(batch)

@@ -266,8 +266,12 @@ class SkinClassifier(nn.Module):
         every image alone, so the split changes no answer."""
         if self.device.type != "cpu":
             return 2**31
-        views = 8 if self.config.symmetry == "d4" else 1
-        return max(1, CPU_VIEWS_PER_PASS // views)
+        return max(1, CPU_VIEWS_PER_PASS // self.views_per_image)
+
+    @property
+    def views_per_image(self) -> int:
+        """How many views of each image go through the backbone: 8 under D4, else 1."""
+        return 8 if self.config.symmetry == "d4" else 1
 
     @torch.inference_mode()
     def predict_with_gate(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
